@@ -40,14 +40,23 @@ type agentRecord struct {
 }
 
 // NormalizeAddress checks that addr is a bare address (local@domain) and
-// returns it in lower case, the form used as the key of every agent.
+// returns it in lower case, the form used as the key of every agent. Local
+// parts are limited to letters, digits and ".-_+" so that an address can be
+// used in keys, stamps and logs without quoting.
 func NormalizeAddress(addr string) (string, error) {
 	a, err := mail.ParseAddress(addr)
 	if err != nil || a.Name != "" || a.Address != strings.TrimSpace(addr) {
 		return "", fmt.Errorf("invalid address %q: want local@domain", addr)
 	}
-	return strings.ToLower(a.Address), nil
+	local, domain, _ := strings.Cut(strings.ToLower(a.Address), "@")
+	if local == "" || len(a.Address) > 254 || strings.Trim(local, addressChars) != "" ||
+		strings.Trim(domain, addressChars) != "" || domain == "" {
+		return "", fmt.Errorf("invalid address %q: use letters, digits and .-_+ only", addr)
+	}
+	return local + "@" + domain, nil
 }
+
+const addressChars = "abcdefghijklmnopqrstuvwxyz0123456789.-_+"
 
 // ResolveAgent turns an agent id or address into an address: a bare id is
 // the local part on the primary domain.

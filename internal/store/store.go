@@ -108,11 +108,11 @@ func (db *DB) View(fn func(*bolt.Tx) error) error { return db.bolt.View(fn) }
 // Update runs fn in a write transaction shared with other queued operations
 // and returns once that transaction is durable, or fn's own error.
 //
-// fn must leave the transaction unchanged when it returns an error: the
-// writer then replays the rest of the batch without it, so fn may run more
-// than once and must not have effects outside the transaction except through
-// Tx.OnCommit. Business refusals should be returned as values, not errors,
-// when fn has already written.
+// When fn returns an error the whole transaction is rolled back and the rest
+// of the batch is replayed without fn, so nothing fn wrote survives. Any
+// operation may therefore run more than once: it must have no effects
+// outside the transaction except through Tx.OnCommit, and it must report
+// results through variables it overwrites on every run.
 func (db *DB) Update(fn func(*Tx) error) error {
 	o := &op{fn: fn, reply: make(chan error, 1)}
 	db.closeMu.RLock()

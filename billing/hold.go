@@ -1,0 +1,238 @@
+package billing
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"agentmail/internal/store"
+)
+
+// HoldStatus is where a hold is in its life.
+type HoldStatus string
+
+// A hold is open until exactly one of settle, void or expire resolves it.
+const (
+	HoldOpen    HoldStatus = "open"
+	HoldSettled HoldStatus = "settled"
+	HoldVoided  HoldStatus = "voided"
+	HoldExpired HoldStatus = "expired"
+)
+
+// holdIDLenMax bounds hold ids, which callers build from their own keys.
+const holdIDLenMax = 512
+
+// Hold is money reserved from a payer for a payee.
+type Hold struct {
+	ID       string     `json:"id"`
+	Payer    string     `json:"payer"`
+	Payee    string     `json:"payee"`
+	Currency string     `json:"currency"`
+	Amount   Amount     `json:"amount"`
+	Status   HoldStatus `json:"status"`
+	Created  time.Time  `json:"created"`
+	Expires  time.Time  `json:"expires"`
+	Charged  Amount     `json:"charged"`
+	Released Amount     `json:"released"`
+	Resolved time.Time  `json:"resolved,omitzero"`
+	Note     string     `json:"note,omitempty"`
+}
+
+// HoldSpec asks for a new hold.
+type HoldSpec struct {
+	ID       string
+	Payer    string
+	Payee    string
+	Currency string
+	Amount   Amount
+	TTL      time.Duration
+}
+
+func expiryKey(expires time.Time, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano())), id...)
+}
+
+// HoldTx reserves spec.Amount of the payer's available money. It refuses with
+// a *FundsError when the payer has too little, and leaves tx unchanged.
+func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
+	if err := CheckCurrency(spec.Currency); err != nil {
+		return Hold{}, err
+	}
+	if spec.ID == "" || len(spec.ID) > holdIDLenMax {
+		return Hold{}, fmt.Errorf("hold id must be 1 to %d bytes", holdIDLenMax)
+	}
+	if spec.Amount <= 0 || spec.Amount > AmountMax || spec.TTL <= 0 {
+		return Hold{}, fmt.Errorf("hold %s: amount and ttl must be positive", spec.ID)
+	}
+	holds := tx.Bucket(bucketHolds)
+	if holds.Get([]byte(spec.ID)) != nil {
+		return Hold{}, fmt.Errorf("hold %s: %w", spec.ID, ErrHoldExists)
+	}
+	if avail := AvailableTx(tx.Tx, spec.Payer, spec.Currency); avail < spec.Amount {
+		return Hold{}, &FundsError{Need: spec.Amount, Available: avail, Currency: spec.Currency}
+	}
+
+	now := l.Now()
+	h := Hold{
+		ID: spec.ID, Payer: spec.Payer, Payee: spec.Payee, Currency: spec.Currency,
+		Amount: spec.Amount, Status: HoldOpen, Created: now, Expires: now.Add(spec.TTL),
+	}
+	_, err := l.post(tx, Entry{
+		Kind:     KindReserve,
+		Currency: h.Currency,
+		HoldID:   h.ID,
+		Postings: []Posting{
+			{WalletAccount(h.Payer), -int64(h.Amount)},
+			{HoldAccount(h.Payer), int64(h.Amount)},
+		},
+	}, h.Payer)
+	if err != nil {
+		return Hold{}, fmt.Errorf("hold %s: %w", h.ID, err)
+	}
+	if err := putHold(tx.Tx, h); err != nil {
+		return Hold{}, err
+	}
+	if err := tx.Bucket(bucketExpiry).Put(expiryKey(h.Expires, h.ID), nil); err != nil {
+		return Hold{}, err
+	}
+	return h, nil
+}
+
+// GetHoldTx reads a hold; ok is false when there is none with that id.
+func GetHoldTx(tx *bolt.Tx, id string) (h Hold, ok bool, err error) {
+	data := tx.Bucket(bucketHolds).Get([]byte(id))
+	if data == nil {
+		return Hold{}, false, nil
+	}
+	if err := json.Unmarshal(data, &h); err != nil {
+		return Hold{}, false, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return h, true, nil
+}
+
+func putHold(tx *bolt.Tx, h Hold) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketHolds).Put([]byte(h.ID), data)
+}
+
+// openHoldTx reads a hold that must still be open.
+func openHoldTx(tx *bolt.Tx, id string) (Hold, error) {
+	h, ok, err := GetHoldTx(tx, id)
+	switch {
+	case err != nil:
+		return Hold{}, err
+	case !ok:
+		return Hold{}, fmt.Errorf("hold %s: %w", id, ErrNoHold)
+	case h.Status != HoldOpen:
+		return Hold{}, fmt.Errorf("hold %s is %s: %w", id, h.Status, ErrHoldResolved)
+	}
+	return h, nil
+}
+
+// SettleTx resolves an open hold: charge goes to the payee, the rest returns
+// to the payer. charge must be within [0, hold amount].
+func (l *Ledger) SettleTx(tx *store.Tx, id string, charge Amount) (Hold, error) {
+	h, err := openHoldTx(tx.Tx, id)
+	if err != nil {
+		return Hold{}, err
+	}
+	if charge < 0 || charge > h.Amount {
+		return Hold{}, fmt.Errorf("settle %s: charge %s outside [0, %s]", id, charge, h.Amount)
+	}
+	postings := []Posting{{HoldAccount(h.Payer), -int64(h.Amount)}}
+	if charge > 0 {
+		postings = append(postings, Posting{WalletAccount(h.Payee), int64(charge)})
+	}
+	if rest := h.Amount - charge; rest > 0 {
+		postings = append(postings, Posting{WalletAccount(h.Payer), int64(rest)})
+	}
+	return l.resolveTx(tx, h, HoldSettled, KindSettle, charge, postings)
+}
+
+// VoidTx resolves an open hold by returning all of it to the payer.
+func (l *Ledger) VoidTx(tx *store.Tx, id, note string) (Hold, error) {
+	h, err := openHoldTx(tx.Tx, id)
+	if err != nil {
+		return Hold{}, err
+	}
+	h.Note = note
+	return l.resolveTx(tx, h, HoldVoided, KindVoid, 0, returnAll(h))
+}
+
+func returnAll(h Hold) []Posting {
+	return []Posting{
+		{HoldAccount(h.Payer), -int64(h.Amount)},
+		{WalletAccount(h.Payer), int64(h.Amount)},
+	}
+}
+
+func (l *Ledger) resolveTx(tx *store.Tx, h Hold, status HoldStatus, kind string,
+	charge Amount, postings []Posting) (Hold, error) {
+	agents := []string{h.Payer}
+	if charge > 0 {
+		agents = append(agents, h.Payee)
+	}
+	if _, err := l.post(tx, Entry{
+		Kind: kind, Currency: h.Currency, HoldID: h.ID, Postings: postings, Note: h.Note,
+	}, agents...); err != nil {
+		return Hold{}, fmt.Errorf("%s %s: %w", kind, h.ID, err)
+	}
+	h.Status = status
+	h.Charged = charge
+	h.Released = h.Amount - charge
+	h.Resolved = l.Now()
+	if err := putHold(tx.Tx, h); err != nil {
+		return Hold{}, err
+	}
+	if err := tx.Bucket(bucketExpiry).Delete(expiryKey(h.Expires, h.ID)); err != nil {
+		return Hold{}, err
+	}
+	return h, nil
+}
+
+// ExpireDueTx expires up to max open holds whose expiry is at or before the
+// ledger clock, oldest first, and returns them.
+func (l *Ledger) ExpireDueTx(tx *store.Tx, max int) ([]Hold, error) {
+	now := l.Now()
+	var due [][]byte
+	c := tx.Bucket(bucketExpiry).Cursor()
+	for k, _ := c.First(); k != nil && len(due) < max; k, _ = c.Next() {
+		if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
+			break
+		}
+		due = append(due, bytes.Clone(k[8:]))
+	}
+	var out []Hold
+	for _, id := range due {
+		h, err := openHoldTx(tx.Tx, string(id))
+		if err != nil {
+			return out, err
+		}
+		h, err = l.resolveTx(tx, h, HoldExpired, KindExpire, 0, returnAll(h))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// NextExpiry returns when the earliest open hold falls due; ok is false when
+// no hold is open.
+func (l *Ledger) NextExpiry() (at time.Time, ok bool) {
+	_ = l.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketExpiry).Cursor().First()
+		if k != nil {
+			at, ok = time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC(), true
+		}
+		return nil
+	})
+	return at, ok
+}

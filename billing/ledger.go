@@ -1,0 +1,202 @@
+package billing
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"agentmail/internal/store"
+)
+
+var (
+	bucketJournal  = []byte("ledger_journal")  // seq → Entry
+	bucketBalances = []byte("ledger_balances") // account 0 currency → int64
+	bucketHolds    = []byte("ledger_holds")    // hold id → Hold
+	bucketExpiry   = []byte("ledger_expiry")   // expires (ns) ‖ hold id → nil
+	bucketByAgent  = []byte("ledger_by_agent") // agent 0 seq → nil
+	bucketRefs     = []byte("ledger_refs")     // idempotency reference → seq
+)
+
+// World is the account that money enters from and leaves to: admin credits
+// and debits post against it. Its balance is the negative of all money held
+// in wallets.
+const World = "world"
+
+// Entry kinds.
+const (
+	KindCredit  = "credit"
+	KindDebit   = "debit"
+	KindReserve = "reserve"
+	KindSettle  = "settle"
+	KindVoid    = "void"
+	KindExpire  = "expire"
+)
+
+// Errors the ledger answers with; they are refusals, not faults.
+var (
+	ErrInsufficientFunds = errors.New("insufficient funds")
+	ErrHoldExists        = errors.New("hold already exists")
+	ErrNoHold            = errors.New("no such hold")
+	ErrHoldResolved      = errors.New("hold already resolved")
+	ErrRefConflict       = errors.New("reference already used with different content")
+	ErrOverflow          = errors.New("amount out of range")
+)
+
+// FundsError is an insufficient-funds refusal with the numbers involved.
+type FundsError struct {
+	Need, Available Amount
+	Currency        string
+}
+
+func (e *FundsError) Error() string {
+	return fmt.Sprintf("insufficient funds: needs %s %s, available %s %s",
+		e.Need, e.Currency, e.Available, e.Currency)
+}
+
+func (e *FundsError) Unwrap() error { return ErrInsufficientFunds }
+
+// Posting is one side of an entry: a signed amount on one account.
+type Posting struct {
+	Account string `json:"account"`
+	Amount  int64  `json:"amount_micros"`
+}
+
+// Entry is one immutable journal record.
+type Entry struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	Currency string    `json:"currency"`
+	Postings []Posting `json:"postings"`
+	HoldID   string    `json:"hold_id,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
+	Note     string    `json:"note,omitempty"`
+}
+
+// WalletAccount is the account of an agent's available money.
+func WalletAccount(agent string) string { return "wallet:" + agent }
+
+// HoldAccount is the account of an agent's reserved money.
+func HoldAccount(agent string) string { return "hold:" + agent }
+
+// Ledger is the billing side of the database.
+type Ledger struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// Open prepares the ledger's buckets. now is the ledger clock; nil means the
+// wall clock.
+func Open(db *store.DB, now func() time.Time) (*Ledger, error) {
+	if now == nil {
+		now = time.Now
+	}
+	err := db.Update(func(tx *store.Tx) error {
+		for _, name := range [][]byte{bucketJournal, bucketBalances, bucketHolds,
+			bucketExpiry, bucketByAgent, bucketRefs} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Ledger{db: db, now: now}, nil
+}
+
+// Now reads the ledger clock, truncated to the microsecond so that stored
+// times compare equal after a round trip.
+func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
+
+// DB returns the database the ledger lives in.
+func (l *Ledger) DB() *store.DB { return l.db }
+
+func balanceKey(account, currency string) []byte {
+	return []byte(account + "\x00" + currency)
+}
+
+func balanceTx(tx *bolt.Tx, account, currency string) int64 {
+	v := tx.Bucket(bucketBalances).Get(balanceKey(account, currency))
+	if v == nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+// post appends an entry and applies its postings to the balance cache. It
+// checks every invariant before writing, so a refusal leaves tx unchanged:
+// postings net to zero, and no wallet or hold account leaves [0, AmountMax].
+func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
+	var sum int64
+	next := make([]int64, len(e.Postings))
+	for i, p := range e.Postings {
+		if p.Amount < -int64(AmountMax) || p.Amount > int64(AmountMax) {
+			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, p.Account, ErrOverflow)
+		}
+		sum += p.Amount
+		next[i] = balanceTx(tx.Tx, p.Account, e.Currency) + p.Amount
+		if p.Account == World {
+			continue
+		}
+		if next[i] < 0 {
+			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, p.Account)
+		}
+		if next[i] > int64(AmountMax) {
+			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, p.Account, ErrOverflow)
+		}
+	}
+	if sum != 0 {
+		return Entry{}, fmt.Errorf("%s: postings net to %d, not zero", e.Kind, sum)
+	}
+
+	journal := tx.Bucket(bucketJournal)
+	seq, err := journal.NextSequence()
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Seq = seq
+	e.Time = l.Now()
+	data, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	seqKey := binary.BigEndian.AppendUint64(nil, seq)
+	if err := journal.Put(seqKey, data); err != nil {
+		return Entry{}, err
+	}
+	balances := tx.Bucket(bucketBalances)
+	for i, p := range e.Postings {
+		v := binary.BigEndian.AppendUint64(nil, uint64(next[i]))
+		if err := balances.Put(balanceKey(p.Account, e.Currency), v); err != nil {
+			return Entry{}, err
+		}
+	}
+	byAgent := tx.Bucket(bucketByAgent)
+	for _, a := range agents {
+		if err := byAgent.Put(append([]byte(a+"\x00"), seqKey...), nil); err != nil {
+			return Entry{}, err
+		}
+	}
+	if e.Ref != "" {
+		if err := tx.Bucket(bucketRefs).Put([]byte(e.Ref), seqKey); err != nil {
+			return Entry{}, err
+		}
+	}
+	return e, nil
+}
+
+// entryTx reads one journal entry.
+func entryTx(tx *bolt.Tx, seqKey []byte) (Entry, error) {
+	var e Entry
+	data := tx.Bucket(bucketJournal).Get(seqKey)
+	if data == nil {
+		return e, fmt.Errorf("journal entry %d missing", binary.BigEndian.Uint64(seqKey))
+	}
+	return e, json.Unmarshal(data, &e)
+}

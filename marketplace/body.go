@@ -1,0 +1,80 @@
+package marketplace
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // legacy charsets in text parts
+)
+
+// bodyJSONMax bounds how much of a body part is read looking for JSON.
+const bodyJSONMax = 1 << 20
+
+// partsMax bounds how many MIME parts are walked looking for the body.
+const partsMax = 100
+
+// bodyFields are the marketplace fields a JSON body may carry.
+type bodyFields struct {
+	RequestID *string         `json:"marketplace_request_id"`
+	Usage     json.RawMessage `json:"usage"`
+}
+
+// readBodyFields finds the first text/plain or application/json part and, if
+// it holds a JSON object, returns its marketplace fields. A body that is not
+// JSON carries none; that is not an error.
+func readBodyFields(raw []byte) bodyFields {
+	ent, err := message.Read(bytes.NewReader(raw))
+	if ent == nil || (err != nil && !message.IsUnknownCharset(err) &&
+		!message.IsUnknownEncoding(err)) {
+		return bodyFields{}
+	}
+	body, ok := firstTextPart(ent, new(int))
+	if !ok {
+		return bodyFields{}
+	}
+	data, err := io.ReadAll(io.LimitReader(body, bodyJSONMax))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return bodyFields{}
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return bodyFields{}
+	}
+	var f bodyFields
+	if json.Unmarshal(data, &f) != nil {
+		return bodyFields{}
+	}
+	return f
+}
+
+func firstTextPart(ent *message.Entity, seen *int) (io.Reader, bool) {
+	*seen++
+	if *seen > partsMax {
+		return nil, false
+	}
+	mediaType, _, err := mime.ParseMediaType(ent.Header.Get("Content-Type"))
+	if err != nil {
+		mediaType = "text/plain" // RFC 2045 section 5.2 default
+	}
+	if mr := ent.MultipartReader(); mr != nil {
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return nil, false
+			}
+			if r, ok := firstTextPart(part, seen); ok {
+				return r, true
+			}
+		}
+	}
+	switch strings.ToLower(mediaType) {
+	case "text/plain", "application/json":
+		return ent.Body, true
+	}
+	return nil, false
+}

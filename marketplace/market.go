@@ -1,0 +1,161 @@
+package marketplace
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"agentmail/billing"
+	"agentmail/internal/store"
+	"agentmail/mailstore"
+)
+
+// Config holds the marketplace's settings.
+type Config struct {
+	// ReservationTTL is how long a request's reservation stays open.
+	ReservationTTL time.Duration
+	// SaveSent keeps a copy of every submitted message in the sender's Sent.
+	SaveSent bool
+}
+
+// Market applies the marketplace rules to submitted mail.
+type Market struct {
+	db     *store.DB
+	ledger *billing.Ledger
+	mail   *mailstore.Store
+	cfg    Config
+}
+
+// New prepares the marketplace's buckets.
+func New(ledger *billing.Ledger, mail *mailstore.Store, cfg Config) (*Market, error) {
+	if cfg.ReservationTTL <= 0 {
+		return nil, fmt.Errorf("reservation_ttl must be positive, got %s", cfg.ReservationTTL)
+	}
+	db := ledger.DB()
+	err := db.Update(func(tx *store.Tx) error {
+		for _, name := range [][]byte{bucketPricing, bucketRequests, bucketByAgent, bucketQuota} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Market{db: db, ledger: ledger, mail: mail, cfg: cfg}, nil
+}
+
+// Ledger returns the ledger the market moves money in.
+func (m *Market) Ledger() *billing.Ledger { return m.ledger }
+
+func (m *Market) isAgent(tx *bolt.Tx, address string) bool {
+	return mailstore.AgentExistsTx(tx, address)
+}
+
+// Kinds of submitted message.
+const (
+	KindPlain    = "plain"
+	KindRequest  = "request"
+	KindResponse = "response"
+)
+
+// Submission is a message an authenticated agent hands to the server.
+type Submission struct {
+	Sender     string   // the authenticated agent's address
+	Recipients []string // normalized addresses of local agents
+	Raw        []byte   // the message as received
+}
+
+// Result says what the marketplace did with an accepted submission.
+type Result struct {
+	Kind      string
+	RequestID string
+	// Repeat is true for a retried request or a repeated response: accepted,
+	// and nothing was delivered or billed again.
+	Repeat   bool
+	Currency string
+	Reserved billing.Amount
+	Charged  billing.Amount
+	Released billing.Amount
+	Free     bool
+	Stripped int // forged stamps removed
+}
+
+// Submit classifies a message, applies the ledger step and delivers, all in
+// one commit: when it returns nil the message and its billing step are
+// durable; when it returns a *Refusal nothing was written.
+func (m *Market) Submit(sub Submission) (Result, error) {
+	fields, _ := scanHeader(sub.Raw)
+	raw, stripped := stripStamps(sub.Raw, fields)
+	in, refusal := readMarketplaceData(raw, fields)
+	if refusal != nil {
+		return Result{}, refusal
+	}
+	rcpts := dedupe(sub.Recipients)
+	if in.kind != KindPlain && len(rcpts) != 1 {
+		return Result{}, refusePolicy("a marketplace message must have exactly one recipient, "+
+			"this one has %d", len(rcpts))
+	}
+
+	var res Result
+	var refused *Refusal
+	err := m.db.Update(func(tx *store.Tx) error {
+		res, refused = Result{Kind: in.kind, RequestID: in.requestID, Stripped: stripped}, nil
+		for _, rcpt := range rcpts {
+			if !m.isAgent(tx.Tx, rcpt) {
+				refused = &Refusal{Code: 550, Enhanced: "5.1.1",
+					Text: fmt.Sprintf("no such agent %s", rcpt)}
+				return nil
+			}
+		}
+		var err error
+		switch in.kind {
+		case KindPlain:
+			err = m.deliverTx(tx, sub.Sender, rcpts, raw)
+		case KindRequest:
+			refused, err = m.requestTx(tx, sub.Sender, rcpts[0], in, raw, &res)
+		case KindResponse:
+			refused, err = m.responseTx(tx, sub.Sender, rcpts[0], in, raw, &res)
+		}
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if refused != nil {
+		return Result{}, refused
+	}
+	return res, nil
+}
+
+// deliverTx puts raw in each recipient's INBOX and, if configured, in the
+// sender's Sent.
+func (m *Market) deliverTx(tx *store.Tx, sender string, rcpts []string, raw []byte) error {
+	for _, rcpt := range rcpts {
+		_, _, err := m.mail.DeliverTx(tx, mailstore.Delivery{
+			Agent: rcpt, Mailbox: mailstore.Inbox, Raw: raw})
+		if err != nil {
+			return err
+		}
+	}
+	if !m.cfg.SaveSent {
+		return nil
+	}
+	_, _, err := m.mail.DeliverTx(tx, mailstore.Delivery{
+		Agent: sender, Mailbox: mailstore.Sent, Raw: raw, Flags: []string{`\Seen`}})
+	return err
+}
+
+func dedupe(addrs []string) []string {
+	seen := make(map[string]bool, len(addrs))
+	out := addrs[:0:0]
+	for _, a := range addrs {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -1,0 +1,182 @@
+package marketplace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"agentmail/billing"
+	"agentmail/internal/store"
+)
+
+var bucketPricing = []byte("mp_pricing") // seller → Pricing
+
+// Pricing models of the contract.
+const (
+	PerRequest    = "per_request"
+	TokenBased    = "token_based"
+	OutcomeBased  = "outcome_based"
+	ComputeBased  = "compute_based"
+	UnitBased     = "unit_based"
+	DynamicPrices = "dynamic"
+)
+
+var models = []string{PerRequest, TokenBased, OutcomeBased, ComputeBased, UnitBased, DynamicPrices}
+
+// Limits on what a seller may publish.
+const (
+	textLenMax        = 4096
+	customUnitsMax    = 64
+	customUnitNameMax = 64
+)
+
+// ErrNoPricing is returned when an agent has published no pricing.
+var ErrNoPricing = errors.New("no pricing")
+
+// Pricing is what a seller charges. Absent prices count as zero.
+type Pricing struct {
+	Model            string                    `json:"pricing_model"`
+	Currency         string                    `json:"currency"`
+	Enabled          *bool                     `json:"enabled,omitempty"`
+	BasePrice        billing.Amount            `json:"base_price"`
+	TokenPriceInput  billing.Amount            `json:"token_price_input"`
+	TokenPriceOutput billing.Amount            `json:"token_price_output"`
+	OutcomePrice     billing.Amount            `json:"outcome_price"`
+	ComputePrice     billing.Amount            `json:"compute_price"`
+	CustomUnitPrices map[string]billing.Amount `json:"custom_unit_prices,omitempty"`
+	FreeQuota        int64                     `json:"free_quota"`
+	MinimumCharge    billing.Amount            `json:"minimum_charge"`
+	MaxCharge        *billing.Amount           `json:"max_charge,omitempty"`
+	ListingSummary   string                    `json:"listing_summary,omitempty"`
+	RequestDocs      string                    `json:"request_payload_docs,omitempty"`
+	SupportURL       string                    `json:"support_url,omitempty"`
+}
+
+// IsEnabled reports whether the pricing accepts new paid requests; pricing
+// is enabled unless it says otherwise.
+func (p Pricing) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Floor is the least a settled, non-free request costs at its base:
+// max(base_price, minimum_charge).
+func (p Pricing) Floor() billing.Amount { return max(p.BasePrice, p.MinimumCharge) }
+
+// ParsePricing decodes the contract's pricing JSON strictly: unknown fields
+// and inexact amounts are errors, never ignored.
+func ParsePricing(data []byte) (Pricing, error) {
+	var p Pricing
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("pricing: %w", err)
+	}
+	if dec.More() {
+		return p, errors.New("pricing: trailing data after the JSON object")
+	}
+	p.normalize()
+	return p, p.Validate()
+}
+
+func (p *Pricing) normalize() {
+	if p.Currency == "" {
+		p.Currency = "USD"
+	}
+	p.Currency = strings.ToUpper(p.Currency)
+	if p.Model == "" {
+		p.Model = PerRequest
+	}
+}
+
+// Validate checks the pricing and names every offending field.
+func (p Pricing) Validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if !validModel(p.Model) {
+		bad("pricing_model %q: want one of %s", p.Model, strings.Join(models, ", "))
+	}
+	if err := billing.CheckCurrency(p.Currency); err != nil {
+		bad("currency: %v", err)
+	}
+	if p.FreeQuota < 0 {
+		bad("free_quota must not be negative")
+	}
+	if p.Model != PerRequest && p.MaxCharge == nil {
+		bad("max_charge is required for the %s model", p.Model)
+	}
+	if p.MaxCharge != nil && *p.MaxCharge < p.Floor() {
+		bad("max_charge %s is below max(base_price, minimum_charge) %s", *p.MaxCharge, p.Floor())
+	}
+	if len(p.CustomUnitPrices) > customUnitsMax {
+		bad("custom_unit_prices: at most %d units", customUnitsMax)
+	}
+	for name := range p.CustomUnitPrices {
+		if name == "" || len(name) > customUnitNameMax {
+			bad("custom_unit_prices: unit names must be 1 to %d bytes", customUnitNameMax)
+		}
+	}
+	for field, s := range map[string]string{"listing_summary": p.ListingSummary,
+		"request_payload_docs": p.RequestDocs, "support_url": p.SupportURL} {
+		if len(s) > textLenMax {
+			bad("%s longer than %d bytes", field, textLenMax)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return &FieldError{Problems: problems}
+}
+
+// FieldError lists the invalid fields of an input.
+type FieldError struct{ Problems []string }
+
+func (e *FieldError) Error() string { return "invalid pricing: " + strings.Join(e.Problems, "; ") }
+
+func validModel(m string) bool {
+	for _, x := range models {
+		if m == x {
+			return true
+		}
+	}
+	return false
+}
+
+// PricingTx reads a seller's pricing.
+func PricingTx(tx *bolt.Tx, seller string) (Pricing, error) {
+	var p Pricing
+	data := tx.Bucket(bucketPricing).Get([]byte(seller))
+	if data == nil {
+		return p, fmt.Errorf("%s: %w", seller, ErrNoPricing)
+	}
+	return p, json.Unmarshal(data, &p)
+}
+
+// Pricing reads a seller's pricing.
+func (m *Market) Pricing(seller string) (p Pricing, err error) {
+	err = m.db.View(func(tx *bolt.Tx) error {
+		p, err = PricingTx(tx, seller)
+		return err
+	})
+	return p, err
+}
+
+// SetPricing publishes a seller's pricing; seller must be an agent.
+func (m *Market) SetPricing(seller string, p Pricing) error {
+	p.normalize()
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return m.db.Update(func(tx *store.Tx) error {
+		if !m.isAgent(tx.Tx, seller) {
+			return fmt.Errorf("set pricing for %s: no such agent", seller)
+		}
+		return tx.Bucket(bucketPricing).Put([]byte(seller), data)
+	})
+}

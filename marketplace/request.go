@@ -1,0 +1,298 @@
+package marketplace
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"agentmail/billing"
+	"agentmail/internal/store"
+)
+
+var (
+	bucketRequests = []byte("mp_requests") // buyer SP request id → Request
+	bucketByAgent  = []byte("mp_by_agent") // agent SP created ns SP request key → role
+	bucketQuota    = []byte("mp_quota")    // buyer SP seller SP YYYY-MM → count
+)
+
+// Request states. An open request whose expiry has passed reads as expired
+// even before the sweeper has returned its money.
+const (
+	StatusOpen     = "open"
+	StatusSettled  = "settled"
+	StatusDeclined = "declined"
+	StatusExpired  = "expired"
+)
+
+// Request is the marketplace's record of one paid request.
+type Request struct {
+	ID       string         `json:"marketplace_request_id"`
+	Buyer    string         `json:"buyer"`
+	Seller   string         `json:"seller"`
+	Currency string         `json:"currency"`
+	Reserved billing.Amount `json:"reserved"`
+	Free     bool           `json:"free"`
+	HoldID   string         `json:"hold_id,omitempty"`
+	Status   string         `json:"status"`
+	Usage    *Usage         `json:"usage,omitempty"`
+	Charged  billing.Amount `json:"charged"`
+	Released billing.Amount `json:"released"`
+	Capped   bool           `json:"capped,omitempty"`
+	Created  time.Time      `json:"created"`
+	Expires  time.Time      `json:"expires"`
+	Resolved time.Time      `json:"resolved,omitzero"`
+	Pricing  Pricing        `json:"pricing"`
+}
+
+func requestKey(buyer, id string) []byte { return []byte(buyer + " " + id) }
+
+// statusAt is the request's state as of now.
+func (r Request) statusAt(now time.Time) string {
+	if r.Status == StatusOpen && !now.Before(r.Expires) {
+		return StatusExpired
+	}
+	return r.Status
+}
+
+func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
+	data := tx.Bucket(bucketRequests).Get(key)
+	if data == nil {
+		return r, false, nil
+	}
+	return r, true, json.Unmarshal(data, &r)
+}
+
+func putRequestTx(tx *bolt.Tx, r Request) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketRequests).Put(requestKey(r.Buyer, r.ID), data)
+}
+
+// requestTx reserves and delivers a paid request. Every refusal is decided
+// before anything is written.
+func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceData,
+	raw []byte, res *Result) (*Refusal, error) {
+	now := m.ledger.Now()
+	key := requestKey(buyer, in.requestID)
+	prev, seen, err := getRequestTx(tx.Tx, key)
+	if err != nil {
+		return nil, err
+	}
+	if seen {
+		if prev.Seller == seller && prev.statusAt(now) == StatusOpen {
+			*res = Result{Kind: KindRequest, RequestID: in.requestID, Repeat: true,
+				Currency: prev.Currency, Reserved: prev.Reserved, Free: prev.Free}
+			return nil, nil
+		}
+		return refusePolicy("request id %s already used (%s, to %s)", in.requestID,
+			prev.statusAt(now), prev.Seller), nil
+	}
+
+	p, err := PricingTx(tx.Tx, seller)
+	if errors.Is(err, ErrNoPricing) {
+		return refusePolicy("%s is not a seller: it has published no pricing", seller), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !p.IsEnabled() {
+		return refusePolicy("%s has disabled its pricing and takes no paid requests", seller), nil
+	}
+	amount := p.Floor()
+	if p.Model != PerRequest && p.MaxCharge != nil {
+		amount = *p.MaxCharge
+	}
+	if in.maxCharge != nil {
+		if *in.maxCharge < p.Floor() {
+			return refusePolicy("%s %s %s is below the seller's minimum %s %s",
+				HeaderMaxCharge, in.maxCharge, p.Currency, p.Floor(), p.Currency), nil
+		}
+		amount = min(amount, *in.maxCharge)
+	}
+
+	quotaKey := []byte(fmt.Sprintf("%s %s %s", buyer, seller, now.Format("2006-01")))
+	used := readCount(tx.Tx.Bucket(bucketQuota).Get(quotaKey))
+	free := p.FreeQuota > 0 && used < uint64(p.FreeQuota)
+	if free {
+		amount = 0
+	}
+	if avail := billing.AvailableTx(tx.Tx, buyer, p.Currency); avail < amount {
+		return refusePolicy("insufficient funds: request needs %s %s, available %s %s",
+			amount, p.Currency, avail, p.Currency), nil
+	}
+
+	// Checks are done; from here on, everything is written.
+	r := Request{ID: in.requestID, Buyer: buyer, Seller: seller, Currency: p.Currency,
+		Reserved: amount, Free: free, Status: StatusOpen, Created: now,
+		Expires: now.Add(m.cfg.ReservationTTL), Pricing: p}
+	if amount > 0 {
+		h, err := m.ledger.HoldTx(tx, billing.HoldSpec{ID: string(key), Payer: buyer,
+			Payee: seller, Currency: p.Currency, Amount: amount, TTL: m.cfg.ReservationTTL})
+		if err != nil {
+			return nil, err
+		}
+		r.HoldID, r.Expires = h.ID, h.Expires
+	}
+	if free {
+		if err := tx.Bucket(bucketQuota).Put(quotaKey, writeCount(used+1)); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.indexRequestTx(tx.Tx, r); err != nil {
+		return nil, err
+	}
+	if err := putRequestTx(tx.Tx, r); err != nil {
+		return nil, err
+	}
+	stamp := stampValue("amount", amount.String(), "currency", r.Currency,
+		"expires", r.Expires.Truncate(time.Second).Format(time.RFC3339), "buyer", buyer,
+		"request_id", r.ID)
+	if free {
+		stamp += "; free=true"
+	}
+	*res = Result{Kind: KindRequest, RequestID: r.ID, Currency: r.Currency,
+		Reserved: amount, Free: free}
+	return nil, m.deliverTx(tx, buyer, []string{seller}, prependField(raw, HeaderReservation, stamp))
+}
+
+// responseTx settles a request from its seller's usage report and delivers
+// the response to the buyer.
+func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceData,
+	raw []byte, res *Result) (*Refusal, error) {
+	now := m.ledger.Now()
+	r, ok, err := getRequestTx(tx.Tx, requestKey(buyer, in.requestID))
+	if err != nil {
+		return nil, err
+	}
+	if !ok || r.Seller != seller {
+		return refusePolicy("no open reservation for request id %s from %s to %s",
+			in.requestID, buyer, seller), nil
+	}
+	switch r.statusAt(now) {
+	case StatusExpired:
+		return refusePolicy("the reservation for request id %s expired at %s",
+			r.ID, r.Expires.Format(time.RFC3339)), nil
+	case StatusSettled, StatusDeclined:
+		if r.Usage != nil && r.Usage.canonical() == in.usage.canonical() {
+			*res = Result{Kind: KindResponse, RequestID: r.ID, Repeat: true,
+				Currency: r.Currency, Reserved: r.Reserved, Charged: r.Charged,
+				Released: r.Released, Free: r.Free}
+			return nil, nil
+		}
+		return refusePolicy("request id %s is already settled with a different usage", r.ID), nil
+	}
+	if err := in.usage.checkFor(r.Pricing); err != nil {
+		return refuseData("%v", err), nil
+	}
+
+	charge := Charge{}
+	if !r.Free {
+		charge = ComputeCharge(r.Pricing, *in.usage, r.Reserved)
+	}
+	if r.HoldID != "" {
+		if _, err := m.ledger.SettleTx(tx, r.HoldID, charge.Amount); err != nil {
+			return nil, err
+		}
+	}
+	r.Status = StatusSettled
+	if in.usage.Declined {
+		r.Status = StatusDeclined
+	}
+	r.Usage, r.Charged, r.Released, r.Capped = in.usage, charge.Amount, r.Reserved-charge.Amount,
+		charge.Capped
+	r.Resolved = now
+	if err := putRequestTx(tx.Tx, r); err != nil {
+		return nil, err
+	}
+	stamp := stampValue("charged", r.Charged.String(), "released", r.Released.String(),
+		"currency", r.Currency, "seller", seller, "request_id", r.ID)
+	if r.Status == StatusDeclined {
+		stamp += "; declined=true"
+	}
+	if r.Capped {
+		stamp += "; capped=true"
+	}
+	*res = Result{Kind: KindResponse, RequestID: r.ID, Currency: r.Currency,
+		Reserved: r.Reserved, Charged: r.Charged, Released: r.Released, Free: r.Free}
+	return nil, m.deliverTx(tx, seller, []string{buyer}, prependField(raw, HeaderSettlement, stamp))
+}
+
+func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {
+	b := tx.Bucket(bucketByAgent)
+	for _, agent := range []string{r.Buyer, r.Seller} {
+		k := binary.BigEndian.AppendUint64([]byte(agent+" "), uint64(r.Created.UnixNano()))
+		k = append(append(k, ' '), requestKey(r.Buyer, r.ID)...)
+		if err := b.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readCount(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func writeCount(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// ExpireDue returns the money of every reservation past its expiry, oldest
+// first, and marks their requests expired. It returns how many it expired.
+func (m *Market) ExpireDue() (int, error) {
+	if at, ok := m.ledger.NextExpiry(); !ok || at.After(m.ledger.Now()) {
+		return 0, nil
+	}
+	var n int
+	err := m.db.Update(func(tx *store.Tx) error {
+		holds, err := m.ledger.ExpireDueTx(tx, expireBatchMax)
+		if err != nil {
+			return err
+		}
+		n = len(holds)
+		for _, h := range holds {
+			r, ok, err := getRequestTx(tx.Tx, []byte(h.ID))
+			if err != nil || !ok {
+				return fmt.Errorf("expire %s: request record missing: %v", h.ID, err)
+			}
+			r.Status, r.Released, r.Resolved = StatusExpired, h.Amount, h.Resolved
+			if err := putRequestTx(tx.Tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// expireBatchMax bounds how many reservations one commit expires.
+const expireBatchMax = 1000
+
+// RunExpiry expires due reservations every interval until stop is closed.
+func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			for {
+				n, err := m.ExpireDue()
+				if err != nil {
+					onErr(err)
+				}
+				if err != nil || n < expireBatchMax {
+					break
+				}
+			}
+		}
+	}
+}
