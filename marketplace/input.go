@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"agentmail/billing"
+	"agentmail/internal/rawmsg"
 )
 
 // requestIDLenMax is the contract's bound on request ids.
@@ -21,11 +22,11 @@ type marketplaceData struct {
 
 // readMarketplaceData reads the request id, usage and buyer's cap from the
 // headers and the JSON body, and decides the kind of message.
-func readMarketplaceData(raw []byte, fields []field) (marketplaceData, *Refusal) {
+func readMarketplaceData(raw []byte, fields []rawmsg.Field) (marketplaceData, *Refusal) {
 	var in marketplaceData
-	ids := headerValues(fields, HeaderRequestID)
-	usages := headerValues(fields, HeaderUsage)
-	caps := headerValues(fields, HeaderMaxCharge)
+	ids := rawmsg.Values(fields, HeaderRequestID)
+	usages := rawmsg.Values(fields, HeaderUsage)
+	caps := rawmsg.Values(fields, HeaderMaxCharge)
 	for name, vals := range map[string][]string{HeaderRequestID: ids, HeaderUsage: usages,
 		HeaderMaxCharge: caps} {
 		if len(vals) > 1 {

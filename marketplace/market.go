@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
+	"agentmail/internal/rawmsg"
 	"agentmail/internal/store"
 	"agentmail/mailstore"
 )
@@ -87,8 +88,8 @@ type Result struct {
 // one commit: when it returns nil the message and its billing step are
 // durable; when it returns a *Refusal nothing was written.
 func (m *Market) Submit(sub Submission) (Result, error) {
-	fields, _ := scanHeader(sub.Raw)
-	raw, stripped := stripStamps(sub.Raw, fields)
+	fields, _ := rawmsg.ScanHeader(sub.Raw)
+	raw, stripped := rawmsg.StripFields(sub.Raw, fields, isServerStamp)
 	in, refusal := readMarketplaceData(raw, fields)
 	if refusal != nil {
 		return Result{}, refusal

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
+	"agentmail/internal/rawmsg"
 	"agentmail/internal/store"
 )
 
@@ -158,7 +159,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 	}
 	*res = Result{Kind: KindRequest, RequestID: r.ID, Currency: r.Currency,
 		Reserved: amount, Free: free}
-	return nil, m.deliverTx(tx, buyer, []string{seller}, prependField(raw, HeaderReservation, stamp))
+	return nil, m.deliverTx(tx, buyer, []string{seller}, rawmsg.PrependField(raw, HeaderReservation, stamp))
 }
 
 // responseTx settles a request from its seller's usage report and delivers
@@ -220,7 +221,7 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	}
 	*res = Result{Kind: KindResponse, RequestID: r.ID, Currency: r.Currency,
 		Reserved: r.Reserved, Charged: r.Charged, Released: r.Released, Free: r.Free}
-	return nil, m.deliverTx(tx, seller, []string{buyer}, prependField(raw, HeaderSettlement, stamp))
+	return nil, m.deliverTx(tx, seller, []string{buyer}, rawmsg.PrependField(raw, HeaderSettlement, stamp))
 }
 
 func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {

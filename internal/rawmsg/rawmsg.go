@@ -1,0 +1,101 @@
+// Package rawmsg reads and edits the header section of a message as raw
+// bytes, leniently: it never refuses a message, and every byte it does not
+// remove on purpose is kept exactly.
+package rawmsg
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Field is one header field of a raw message: its name, its unfolded value
+// and where its lines are in the message.
+type Field struct {
+	Name       string
+	Value      string
+	Start, End int // byte offsets of the field's lines, folded lines included
+}
+
+// ScanHeader splits the header section of raw into fields without judging
+// it: a message with malformed lines is still read as far as it makes
+// sense. The section ends at the first empty line, or at the first line that
+// is neither a field nor a continuation (a message with no blank line before
+// its body, RFC 5322 section 2.1). It returns the fields and the offset where
+// the body begins.
+func ScanHeader(raw []byte) ([]Field, int) {
+	var fields []Field
+	pos := 0
+	for pos < len(raw) {
+		lineEnd := bytes.IndexByte(raw[pos:], '\n')
+		next := len(raw)
+		if lineEnd >= 0 {
+			next = pos + lineEnd + 1
+		}
+		line := bytes.TrimRight(raw[pos:next], "\r\n")
+		switch {
+		case len(line) == 0:
+			return fields, next
+		case (line[0] == ' ' || line[0] == '\t') && len(fields) > 0:
+			f := &fields[len(fields)-1]
+			f.Value += " " + strings.TrimSpace(string(line))
+			f.End = next
+		default:
+			colon := bytes.IndexByte(line, ':')
+			if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+				return fields, pos
+			}
+			fields = append(fields, Field{
+				Name:  string(line[:colon]),
+				Value: strings.TrimSpace(string(line[colon+1:])),
+				Start: pos,
+				End:   next,
+			})
+		}
+		pos = next
+	}
+	return fields, pos
+}
+
+// Values returns the values of every field named name.
+func Values(fields []Field, name string) []string {
+	var out []string
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// StripFields returns raw without the fields for which drop is true, and how
+// many it removed. raw is returned unchanged when none is removed.
+func StripFields(raw []byte, fields []Field, drop func(name string) bool) ([]byte, int) {
+	removed := 0
+	var out []byte
+	last := 0
+	for _, f := range fields {
+		if !drop(f.Name) {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(raw))
+		}
+		out = append(out, raw[last:f.Start]...)
+		last = f.End
+		removed++
+	}
+	if removed == 0 {
+		return raw, 0
+	}
+	return append(out, raw[last:]...), removed
+}
+
+// PrependField returns a new message with "name: value" before raw.
+func PrependField(raw []byte, name, value string) []byte {
+	out := make([]byte, 0, len(name)+len(value)+4+len(raw))
+	out = append(out, name...)
+	out = append(out, ": "...)
+	out = append(out, value...)
+	out = append(out, "\r\n"...)
+	return append(out, raw...)
+}
