@@ -95,3 +95,39 @@ func CheckCurrency(c string) error {
 	}
 	return nil
 }
+
+// Delta is a signed change to a balance, in micro-units.
+type Delta int64
+
+// String writes the change with six decimals and its sign.
+func (d Delta) String() string {
+	if d < 0 {
+		return "-" + Amount(-d).String()
+	}
+	return Amount(d).String()
+}
+
+// MarshalJSON writes the change as an exact JSON number.
+func (d Delta) MarshalJSON() ([]byte, error) {
+	if d < 0 {
+		return []byte("-" + Amount(-d).Compact()), nil
+	}
+	return []byte(Amount(d).Compact()), nil
+}
+
+// UnmarshalJSON reads a signed JSON number exactly.
+func (d *Delta) UnmarshalJSON(data []byte) error {
+	neg := bytes.HasPrefix(bytes.TrimSpace(data), []byte("-"))
+	if neg {
+		data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("-"))
+	}
+	var a Amount
+	if err := a.UnmarshalJSON(data); err != nil {
+		return err
+	}
+	*d = Delta(a)
+	if neg {
+		*d = -*d
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+// Package config holds the server's settings: embedded defaults, so that the
+// server runs with no file at all, overridden by a TOML file and then by
+// command-line flags.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is every setting of the server. config.example.toml at the top of
+// the repository documents each key with its default.
+type Config struct {
+	DataDir string  `toml:"data_dir"`
+	Domain  string  `toml:"domain"`
+	SMTP    SMTP    `toml:"smtp"`
+	IMAP    IMAP    `toml:"imap"`
+	HTTP    HTTP    `toml:"http"`
+	Billing Billing `toml:"billing"`
+	Mail    Mail    `toml:"mail"`
+	Log     Log     `toml:"log"`
+}
+
+// SMTP configures the submission listener.
+type SMTP struct {
+	Listen          string   `toml:"listen"`
+	MaxMessageBytes int64    `toml:"max_message_bytes"`
+	MaxRecipients   int      `toml:"max_recipients"`
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+}
+
+// IMAP configures the IMAP listener.
+type IMAP struct {
+	Listen string `toml:"listen"`
+}
+
+// HTTP configures the side-server for pricing and billing queries.
+type HTTP struct {
+	Listen string `toml:"listen"`
+}
+
+// Billing configures reservations.
+type Billing struct {
+	ReservationTTL Duration `toml:"reservation_ttl"`
+	ExpiryInterval Duration `toml:"expiry_interval"`
+}
+
+// Mail configures delivery.
+type Mail struct {
+	SaveSent bool `toml:"save_sent"`
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `toml:"format"` // "text" or "json"
+	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// Duration is a time.Duration written as "24h" or "90s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		DataDir: "./data",
+		Domain:  "localhost",
+		SMTP: SMTP{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: 32 << 20,
+			MaxRecipients:   100,
+			ReadTimeout:     Duration{5 * time.Minute},
+			WriteTimeout:    Duration{5 * time.Minute},
+		},
+		IMAP:    IMAP{Listen: "127.0.0.1:1143"},
+		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
+		Billing: Billing{ReservationTTL: Duration{24 * time.Hour}, ExpiryInterval: Duration{time.Second}},
+		Mail:    Mail{SaveSent: true},
+		Log:     Log{Format: "text", Level: "info"},
+	}
+}
+
+// Load reads a TOML file over the defaults. Unknown keys are errors, so a
+// misspelt setting is never silently ignored.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	md, err := toml.Decode(string(data), &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the settings and names every bad one.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Domain == "" {
+		errs = append(errs, errors.New("domain must not be empty"))
+	}
+	if c.Billing.ReservationTTL.Duration <= 0 {
+		errs = append(errs, errors.New("billing.reservation_ttl must be positive"))
+	}
+	if c.Billing.ExpiryInterval.Duration <= 0 {
+		errs = append(errs, errors.New("billing.expiry_interval must be positive"))
+	}
+	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
+		errs = append(errs, errors.New("smtp.max_message_bytes and smtp.max_recipients must be positive"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,198 @@
+// Package server wires the stores and the protocol edges into one running
+// process: SMTP submission, IMAP, the HTTP side-server, the admin socket and
+// the reservation expiry loop, over one data directory.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"agentmail/billing"
+	"agentmail/imapd"
+	"agentmail/internal/admin"
+	"agentmail/internal/config"
+	"agentmail/internal/httpapi"
+	"agentmail/internal/store"
+	"agentmail/mailstore"
+	"agentmail/marketplace"
+	"agentmail/smtpd"
+)
+
+// Stores are the opened data of one data directory.
+type Stores struct {
+	DB     *store.DB
+	Mail   *mailstore.Store
+	Ledger *billing.Ledger
+	Market *marketplace.Market
+}
+
+// OpenStores opens the data directory. now is the ledger clock (nil: wall
+// clock).
+func OpenStores(cfg config.Config, now func() time.Time) (*Stores, error) {
+	db, err := store.Open(cfg.DataDir, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	st := &Stores{DB: db}
+	if st.Mail, err = mailstore.Open(db, nil); err == nil {
+		if st.Ledger, err = billing.Open(db, now); err == nil {
+			st.Market, err = marketplace.New(st.Ledger, st.Mail, marketplace.Config{
+				ReservationTTL: cfg.Billing.ReservationTTL.Duration,
+				SaveSent:       cfg.Mail.SaveSent,
+			})
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Admin returns the in-process admin operations over these stores.
+func (st *Stores) Admin(domain string) *admin.Service {
+	return admin.NewService(st.Mail, st.Market, domain)
+}
+
+// Server is a running agentmail.
+type Server struct {
+	cfg    config.Config
+	log    *slog.Logger
+	Stores *Stores
+
+	smtp  *smtpd.Server
+	imap  *imapd.Server
+	http  *http.Server
+	admin *http.Server
+
+	smtpLn, imapLn, httpLn, adminLn net.Listener
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Options adjust a server for tests and the demo.
+type Options struct {
+	Now func() time.Time // ledger clock; nil means the wall clock
+}
+
+// Start opens the data directory, listens on every configured address and
+// serves until Close. Addresses with port 0 get a free port; Addrs reports it.
+func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
+	st, err := OpenStores(cfg, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, Stores: st, stop: make(chan struct{})}
+	if err := s.listen(); err != nil {
+		s.closeListeners()
+		st.DB.Close()
+		return nil, err
+	}
+
+	// Reservations that fell due while the server was down are returned
+	// before any new mail is accepted.
+	if _, err := st.Market.ExpireDue(); err != nil {
+		s.closeListeners()
+		st.DB.Close()
+		return nil, fmt.Errorf("expire due reservations: %w", err)
+	}
+
+	s.smtp = smtpd.New(st.Mail, st.Market, smtpd.Config{
+		Domain:          cfg.Domain,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:   cfg.SMTP.MaxRecipients,
+		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
+		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
+		Logger:          log,
+	})
+	s.imap = imapd.New(st.Mail, imapd.Config{Domain: cfg.Domain, Logger: log})
+	st.Mail.SetObserver(s.imap)
+	s.http = &http.Server{
+		Handler:           httpapi.New(st.Mail, st.Market, httpapi.Config{Domain: cfg.Domain, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	s.admin = &http.Server{Handler: admin.Handler(st.Admin(cfg.Domain))}
+
+	s.serve("smtp", func() error { return s.smtp.Serve(s.smtpLn) })
+	s.serve("imap", func() error { return s.imap.Serve(s.imapLn) })
+	s.serve("http", func() error { return s.http.Serve(s.httpLn) })
+	s.serve("admin", func() error { return s.admin.Serve(s.adminLn) })
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st.Market.RunExpiry(cfg.Billing.ExpiryInterval.Duration, s.stop, func(err error) {
+			log.Error("expire reservations", "err", err)
+		})
+	}()
+	log.Info("agentmail serving", "domain", cfg.Domain, "data", cfg.DataDir,
+		"smtp", s.smtpLn.Addr().String(), "imap", s.imapLn.Addr().String(),
+		"http", s.httpLn.Addr().String())
+	return s, nil
+}
+
+func (s *Server) listen() error {
+	var err error
+	if s.smtpLn, err = net.Listen("tcp", s.cfg.SMTP.Listen); err != nil {
+		return fmt.Errorf("smtp listener: %w", err)
+	}
+	if s.imapLn, err = net.Listen("tcp", s.cfg.IMAP.Listen); err != nil {
+		return fmt.Errorf("imap listener: %w", err)
+	}
+	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen); err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	s.adminLn, err = admin.Listen(s.cfg.DataDir)
+	return err
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.smtpLn, s.imapLn, s.httpLn, s.adminLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+func (s *Server) serve(name string, run func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := run()
+		select {
+		case <-s.stop:
+		default:
+			if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("listener stopped", "listener", name, "err", err)
+			}
+		}
+	}()
+}
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() (smtp, imap, http string) {
+	return s.smtpLn.Addr().String(), s.imapLn.Addr().String(), s.httpLn.Addr().String()
+}
+
+// Close stops accepting, ends sessions, waits for the writer to commit what
+// it has queued and closes the database.
+func (s *Server) Close() error {
+	close(s.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	_ = s.admin.Shutdown(ctx)
+	_ = s.smtp.Close()
+	_ = s.imap.Close()
+	s.wg.Wait()
+	_ = os.Remove(filepath.Join(s.cfg.DataDir, admin.SocketName))
+	return s.Stores.DB.Close()
+}
