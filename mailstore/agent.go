@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,14 +87,38 @@ func GeneratePassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func hashPassword(password string) ([]byte, error) {
+func (s *Store) hashPassword(password string) ([]byte, error) {
 	if len(password) < passwordLenMin {
 		return nil, fmt.Errorf("password too short: at least %d characters", passwordLenMin)
 	}
 	if len(password) > 72 {
 		return nil, errors.New("password too long: at most 72 bytes")
 	}
-	return bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return bcrypt.GenerateFromPassword([]byte(password), s.passwordCost())
+}
+
+func (s *Store) passwordCost() int {
+	if s.bcryptCost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return s.bcryptCost
+}
+
+// SetPasswordCost sets the bcrypt cost of passwords set from now on. Tests
+// lower it; the default is bcrypt's.
+func (s *Store) SetPasswordCost(cost int) {
+	s.bcryptCost = cost
+	s.dummyOnce = sync.Once{}
+}
+
+// dummyHash is compared against when the address is unknown, to spend the
+// same time as a real check.
+func (s *Store) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("agentmail-no-such-agent"),
+			s.passwordCost())
+	})
+	return s.dummy
 }
 
 // AddAgent creates an agent with its standard folders.
@@ -102,7 +127,7 @@ func (s *Store) AddAgent(address, password string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := hashPassword(password)
+	hash, err := s.hashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -126,7 +151,7 @@ func (s *Store) AddAgent(address, password string) error {
 
 // SetPassword replaces an agent's password.
 func (s *Store) SetPassword(address, password string) error {
-	hash, err := hashPassword(password)
+	hash, err := s.hashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -217,7 +242,7 @@ func (s *Store) Authenticate(address, password string) bool {
 		return nil
 	})
 	if hash == nil {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
 		return false
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
@@ -226,10 +251,6 @@ func (s *Store) Authenticate(address, password string) bool {
 	s.auth.remember(address, password)
 	return true
 }
-
-// dummyHash is compared against when the address is unknown, to spend the
-// same time as a real check.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("agentmail-no-such-agent"), bcrypt.DefaultCost)
 
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)

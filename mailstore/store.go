@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"fmt"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -13,6 +14,10 @@ type Store struct {
 	db       *store.DB
 	observer Observer
 	auth     authCache
+
+	bcryptCost int
+	dummyOnce  sync.Once
+	dummy      []byte
 }
 
 // Observer learns of committed changes to mailboxes. Its methods run in the
