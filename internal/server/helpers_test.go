@@ -268,3 +268,48 @@ func (ts *testServer) verifyLedger() {
 		ts.t.Errorf("ledger breach: %s", b)
 	}
 }
+
+// sendAs is send with an explicit envelope sender.
+func (ts *testServer) sendAs(id, envelopeFrom string, to []string, raw string) error {
+	ts.t.Helper()
+	c, err := smtp.Dial(ts.smtpA)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(smtp.PlainAuth("", id, testPassword, "127.0.0.1")); err != nil {
+		return err
+	}
+	if err := c.Mail(envelopeFrom); err != nil {
+		return err
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt + "@localhost"); err != nil {
+			return err
+		}
+	}
+	return writeRawData(c, raw)
+}
+
+// writeRawData sends DATA and then raw exactly as given, with no line-ending
+// repair, followed by the end-of-data line.
+func writeRawData(c *smtp.Client, raw string) error {
+	id, err := c.Text.Cmd("DATA")
+	if err != nil {
+		return err
+	}
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(354)
+	c.Text.EndResponse(id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Text.W.WriteString(raw + "\r\n.\r\n"); err != nil {
+		return err
+	}
+	if err := c.Text.W.Flush(); err != nil {
+		return err
+	}
+	_, _, err = c.Text.ReadResponse(250)
+	return err
+}
