@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"agentmail/billing"
+	"agentmail/internal/admin"
+)
+
+// historyLimitMax is the most entries one wallet history command shows.
+const historyLimitMax = 1000
+
+func newWalletCmd(g *globalFlags) *cobra.Command {
+	cmd := groupCmd("wallet", "Credit wallets and show balances and history",
+		`Every agent has one wallet per currency: money available to spend and money
+reserved by open paid requests. Amounts are exact decimals with at most six
+fractional digits. ADDRESS may be an agent id or a full address.`)
+	cmd.Example = `  agentmail wallet credit buyer 10.00 --note "first top-up" --ref topup-1
+  agentmail wallet balance buyer --json
+  agentmail wallet history buyer --limit 20`
+	cmd.AddCommand(newWalletCreditCmd(g), newWalletBalanceCmd(g), newWalletHistoryCmd(g))
+	return cmd
+}
+
+func newWalletCreditCmd(g *globalFlags) *cobra.Command {
+	var req admin.CreditRequest
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "credit ADDRESS AMOUNT",
+		Short: "Add money to an agent's wallet",
+		Long: `Add AMOUNT to the available balance of ADDRESS, as money entering from
+outside the system. AMOUNT is an exact decimal such as 10, 0.25 or 1e-6.
+With --ref the credit is idempotent: repeating it with the same reference
+and content changes nothing, and with different content it is refused.`,
+		Example: `  agentmail wallet credit buyer 10.00
+  agentmail wallet credit buyer 5 --currency EUR --ref invoice-42`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			amount, err := billing.ParseAmount(a[1])
+			if err != nil {
+				return usageError{fmt.Errorf("AMOUNT: %w", err)}
+			}
+			req.Address, req.Amount = a[0], amount
+			return withAdmin(cmd, g, func(api admin.API) error {
+				entry, err := api.Credit(req)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), entry)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "credited %s %s to %s (journal entry %d)\n",
+					amount, entry.Currency, a[0], entry.Seq)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Currency, "currency", "USD", "ISO 4217 currency code")
+	cmd.Flags().StringVar(&req.Note, "note", "", "note kept in the journal")
+	cmd.Flags().StringVar(&req.Ref, "ref", "", "idempotency key")
+	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+func newWalletBalanceCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "balance ADDRESS",
+		Short: "Show an agent's balances",
+		Long:  `Show the available and reserved balance of ADDRESS in every currency it holds.`,
+		Example: `  agentmail wallet balance buyer
+  agentmail wallet balance buyer@agents.example.com --json`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return withAdmin(cmd, g, func(api admin.API) error {
+				info, err := api.Balance(a[0])
+				if err != nil {
+					return err
+				}
+				return printBalance(cmd.OutOrStdout(), info, asJSON)
+			})
+		},
+	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+func printBalance(w io.Writer, info admin.BalanceInfo, asJSON bool) error {
+	if asJSON {
+		if info.Balances == nil {
+			info.Balances = []billing.Balance{}
+		}
+		return printJSON(w, info)
+	}
+	if len(info.Balances) == 0 {
+		fmt.Fprintf(w, "%s holds no money\n", info.ID)
+		return nil
+	}
+	t := newTable(w, "CURRENCY", "AVAILABLE", "RESERVED")
+	for _, b := range info.Balances {
+		t.row(b.Currency, b.Available.String(), b.Reserved.String())
+	}
+	return t.flush()
+}
+
+func newWalletHistoryCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history ADDRESS",
+		Short: "Show an agent's journal entries, newest first",
+		Long: `Show the journal entries that moved money of ADDRESS, newest first: credits,
+debits, reservations, settlements and expiries, with the change to its
+available and reserved balances.`,
+		Example: `  agentmail wallet history buyer
+  agentmail wallet history seller --limit 5 --json`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if limit < 1 || limit > historyLimitMax {
+				return usageError{fmt.Errorf("--limit must be from 1 to %d", historyLimitMax)}
+			}
+			return withAdmin(cmd, g, func(api admin.API) error {
+				rows, err := api.History(a[0], 0, limit)
+				if err != nil {
+					return err
+				}
+				return printHistory(cmd.OutOrStdout(), rows, asJSON)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 50, "the most entries to show")
+	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+func printHistory(w io.Writer, rows []admin.HistoryRow, asJSON bool) error {
+	if asJSON {
+		if rows == nil {
+			rows = []admin.HistoryRow{}
+		}
+		return printJSON(w, rows)
+	}
+	t := newTable(w, "SEQ", "TIME", "KIND", "AVAILABLE", "RESERVED", "CURRENCY",
+		"COUNTERPARTY", "NOTE")
+	for _, r := range rows {
+		t.row(strconv.FormatUint(r.Seq, 10), r.Time.UTC().Format(time.RFC3339), r.Kind,
+			signed(r.AvailableChange), signed(r.ReservedChange), r.Currency,
+			r.Counterparty, r.Note)
+	}
+	return t.flush()
+}
+
+// signed writes a balance change with an explicit sign, or "-" for none.
+func signed(d billing.Delta) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d > 0:
+		return "+" + d.String()
+	}
+	return d.String()
+}
