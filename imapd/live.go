@@ -1,0 +1,200 @@
+package imapd
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+type mailboxKey struct{ agent, mailbox string }
+
+// liveMailbox is the in-memory state of a mailbox that at least one session
+// has selected: its UIDs in ascending order, whose positions are the
+// server's sequence numbers, and the tracker that queues changes for each
+// session. The Observer methods keep it current; they run in the database
+// writer, so everything done under mu is quick and touches no storage.
+type liveMailbox struct {
+	key  mailboxKey
+	refs int // guarded by Server.liveMu
+
+	mu          sync.Mutex
+	loaded      bool
+	uidValidity uint32
+	uidLast     uint32 // highest UID ever assigned, loaded or announced
+	uids        []uint32
+	tracker     *imapserver.MailboxTracker
+	watchers    map[*selection]struct{} // sessions to wake when idle
+	gone        chan struct{}           // closed once the mailbox is deleted or renamed
+}
+
+// acquire returns the live state of a mailbox, loading it on first use. The
+// caller must release it.
+func (s *Server) acquire(agent, mailbox string) (*liveMailbox, error) {
+	key := mailboxKey{agent, mailbox}
+	s.liveMu.Lock()
+	lm := s.live[key]
+	if lm == nil {
+		lm = &liveMailbox{key: key, gone: make(chan struct{})}
+		s.live[key] = lm
+	}
+	lm.refs++
+	s.liveMu.Unlock()
+
+	lm.mu.Lock()
+	err := s.loadLocked(lm)
+	lm.mu.Unlock()
+	if err != nil {
+		s.release(lm)
+		return nil, err
+	}
+	return lm, nil
+}
+
+// loadLocked reads the mailbox's UIDs once, with lm.mu held. Loading under
+// mu closes the race with commits: an announcement made before the load
+// waits for mu and is then ignored when the snapshot already holds it; one
+// made after is applied on top.
+func (s *Server) loadLocked(lm *liveMailbox) error {
+	if lm.loaded {
+		return nil
+	}
+	info, uids, err := s.ms.Snapshot(lm.key.agent, lm.key.mailbox)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", lm.key.mailbox, err)
+	}
+	lm.uids = uids
+	lm.uidValidity = info.UIDValidity
+	lm.uidLast = info.UIDNext - 1
+	lm.tracker = imapserver.NewMailboxTracker(uint32(len(uids)))
+	lm.watchers = make(map[*selection]struct{})
+	lm.loaded = true
+	return nil
+}
+
+// release drops a reference; the state is forgotten with its last user.
+func (s *Server) release(lm *liveMailbox) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	lm.refs--
+	if lm.refs == 0 && s.live[lm.key] == lm {
+		delete(s.live, lm.key)
+	}
+}
+
+// lookup returns the live state of a mailbox, or nil when none is selected.
+func (s *Server) lookup(agent, mailbox string) *liveMailbox {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	return s.live[mailboxKey{agent, mailbox}]
+}
+
+// Appended implements mailstore.Observer.
+func (s *Server) Appended(agent, mailbox string, uid uint32) {
+	lm := s.lookup(agent, mailbox)
+	if lm == nil {
+		return
+	}
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if !lm.loaded || uid <= lm.uidLast {
+		return
+	}
+	lm.uidLast = uid
+	lm.uids = append(lm.uids, uid)
+	// One EXISTS per message: SessionTracker.EncodeSeqNum only handles
+	// increments of one.
+	lm.tracker.QueueNumMessages(uint32(len(lm.uids)))
+	lm.wakeLocked()
+}
+
+// wakeLocked tells idle sessions that updates are queued. The library's
+// own SessionTracker.Idle misses updates queued before it starts waiting,
+// so sessions idle on their own wake channel and poll after every wake.
+func (lm *liveMailbox) wakeLocked() {
+	for sel := range lm.watchers {
+		select {
+		case sel.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Expunged implements mailstore.Observer.
+func (s *Server) Expunged(agent, mailbox string, uids []uint32) {
+	lm := s.lookup(agent, mailbox)
+	if lm == nil {
+		return
+	}
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if !lm.loaded {
+		return
+	}
+	// TODO: each removal shifts the slice, O(n) per UID; a large EXPUNGE
+	// in a large mailbox would want one compaction pass.
+	for _, uid := range uids {
+		i, found := slices.BinarySearch(lm.uids, uid)
+		if !found {
+			continue
+		}
+		lm.uids = slices.Delete(lm.uids, i, i+1)
+		lm.tracker.QueueExpunge(uint32(i + 1))
+	}
+	lm.wakeLocked()
+}
+
+// FlagsChanged implements mailstore.Observer.
+func (s *Server) FlagsChanged(agent, mailbox string, uid uint32, flags []string) {
+	s.FlagsChangedBy(agent, mailbox, uid, flags, nil)
+}
+
+// FlagsChangedBy implements mailstore.OriginObserver: the session whose
+// tracker is origin answers its own STORE and is not told again.
+func (s *Server) FlagsChangedBy(agent, mailbox string, uid uint32, flags []string, origin any) {
+	lm := s.lookup(agent, mailbox)
+	if lm == nil {
+		return
+	}
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if !lm.loaded {
+		return
+	}
+	i, found := slices.BinarySearch(lm.uids, uid)
+	if !found {
+		return
+	}
+	source, _ := origin.(*imapserver.SessionTracker)
+	lm.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(flags), source)
+	lm.wakeLocked()
+}
+
+// MailboxGone implements mailstore.Observer. Sessions that have the mailbox
+// selected are disconnected at their next command or while idle.
+func (s *Server) MailboxGone(agent, mailbox string) {
+	s.liveMu.Lock()
+	lm := s.live[mailboxKey{agent, mailbox}]
+	delete(s.live, mailboxKey{agent, mailbox})
+	s.liveMu.Unlock()
+	if lm == nil {
+		return
+	}
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	select {
+	case <-lm.gone:
+	default:
+		close(lm.gone)
+	}
+}
+
+func imapFlags(flags []string) []imap.Flag {
+	out := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}

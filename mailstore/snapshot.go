@@ -1,0 +1,51 @@
+package mailstore
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// Snapshot returns a mailbox's description and its UIDs in ascending order,
+// read in one transaction so that UIDNext and the UIDs agree.
+func (s *Store) Snapshot(agent, mailbox string) (MailboxInfo, []uint32, error) {
+	var (
+		info MailboxInfo
+		uids []uint32
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := mailboxBucket(tx, agent, mailbox)
+		if err != nil {
+			return err
+		}
+		if info, err = readState(b); err != nil {
+			return err
+		}
+		mb := b.Bucket(bucketMeta)
+		uids = make([]uint32, 0, mb.Stats().KeyN)
+		return mb.ForEach(func(k, _ []byte) error {
+			uids = append(uids, uidFromKey(k))
+			return nil
+		})
+	})
+	return info, uids, err
+}
+
+// ForEachRaw calls fn with the bytes of each given UID that exists, in the
+// order of uids, inside one read transaction. raw is valid only during fn.
+func (s *Store) ForEachRaw(agent, mailbox string, uids []uint32,
+	fn func(uid uint32, raw []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b, err := mailboxBucket(tx, agent, mailbox)
+		if err != nil {
+			return err
+		}
+		rb := b.Bucket(bucketRaw)
+		for _, uid := range uids {
+			if v := rb.Get(uidKey(uid)); v != nil {
+				if err := fn(uid, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
