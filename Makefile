@@ -1,0 +1,31 @@
+# agentmail — build, run and test.
+GO ?= go
+BIN := bin/agentmail
+
+.PHONY: build run test check demo bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/agentmail
+
+# Runs the server on its embedded defaults (data in ./data).
+run:
+	$(GO) run ./cmd/agentmail serve
+
+# The whole test suite: formatting, vet, then every test with the race
+# detector.
+test: check
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+demo:
+	$(GO) run ./cmd/agentmail demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+clean:
+	rm -rf bin
