@@ -37,9 +37,12 @@ func ParseAmount(s string) (Amount, error) {
 	if d.Negative && !d.IsZero() {
 		return 0, fmt.Errorf("%w %q: negative", ErrAmount, s)
 	}
+	if d.Exponent > 18 || d.NumDigits()+int64(d.Exponent) > 19 {
+		return 0, fmt.Errorf("%w %q: too large", ErrAmount, s)
+	}
 	var micros apd.Decimal
 	cond, err := decimalContext.Quantize(&micros, d, -6)
-	if err != nil || cond.Inexact() || cond.Rounded() {
+	if err != nil || cond.Inexact() {
 		return 0, fmt.Errorf("%w %q: more than six decimal places", ErrAmount, s)
 	}
 	micros.Exponent = 0 // the coefficient is now the count of micro-units
@@ -74,6 +77,9 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads a JSON number or string, never through float64.
 func (a *Amount) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
+	if string(data) == "null" { // JSON null is an absent amount
+		return nil
+	}
 	s := string(data)
 	if len(data) > 0 && data[0] == '"' {
 		if err := json.Unmarshal(data, &s); err != nil {

@@ -131,28 +131,36 @@ func balanceTx(tx *bolt.Tx, account, currency string) int64 {
 
 // post appends an entry and applies its postings to the balance cache. It
 // checks every invariant before writing, so a refusal leaves tx unchanged:
-// postings net to zero, and no wallet or hold account leaves [0, AmountMax].
+// postings net to zero, no wallet or hold account leaves [0, AmountMax], and
+// the world account stays within [-AmountMax, 0], which bounds all the money
+// of a currency and keeps every sum of balances inside int64.
 func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	var sum int64
-	next := make([]int64, len(e.Postings))
-	for i, p := range e.Postings {
+	next := make(map[string]int64, len(e.Postings))
+	for _, p := range e.Postings {
 		if p.Amount < -int64(AmountMax) || p.Amount > int64(AmountMax) {
 			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, p.Account, ErrOverflow)
 		}
 		sum += p.Amount
-		next[i] = balanceTx(tx.Tx, p.Account, e.Currency) + p.Amount
-		if p.Account == World {
-			continue
+		if _, ok := next[p.Account]; !ok {
+			next[p.Account] = balanceTx(tx.Tx, p.Account, e.Currency)
 		}
-		if next[i] < 0 {
-			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, p.Account)
-		}
-		if next[i] > int64(AmountMax) {
-			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, p.Account, ErrOverflow)
-		}
+		next[p.Account] += p.Amount
 	}
 	if sum != 0 {
 		return Entry{}, fmt.Errorf("%s: postings net to %d, not zero", e.Kind, sum)
+	}
+	for account, v := range next {
+		low, high := int64(0), int64(AmountMax)
+		if account == World {
+			low, high = -int64(AmountMax), 0
+		}
+		if v < low {
+			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, account)
+		}
+		if v > high {
+			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, account, ErrOverflow)
+		}
 	}
 
 	journal := tx.Bucket(bucketJournal)
@@ -171,9 +179,9 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 		return Entry{}, err
 	}
 	balances := tx.Bucket(bucketBalances)
-	for i, p := range e.Postings {
-		v := binary.BigEndian.AppendUint64(nil, uint64(next[i]))
-		if err := balances.Put(balanceKey(p.Account, e.Currency), v); err != nil {
+	for account, v := range next {
+		b := binary.BigEndian.AppendUint64(nil, uint64(v))
+		if err := balances.Put(balanceKey(account, e.Currency), b); err != nil {
 			return Entry{}, err
 		}
 	}

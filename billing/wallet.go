@@ -38,12 +38,6 @@ func (l *Ledger) CreditTx(tx *store.Tx, t Transfer) (Entry, error) {
 
 // DebitTx takes money out of an agent's available balance.
 func (l *Ledger) DebitTx(tx *store.Tx, t Transfer) (Entry, error) {
-	if err := CheckCurrency(t.Currency); err != nil {
-		return Entry{}, err
-	}
-	if avail := Amount(balanceTx(tx.Tx, WalletAccount(t.Agent), t.Currency)); avail < t.Amount {
-		return Entry{}, &FundsError{Need: t.Amount, Available: avail, Currency: t.Currency}
-	}
 	return l.transferTx(tx, KindDebit, t, WalletAccount(t.Agent), World)
 }
 
@@ -90,6 +84,11 @@ func (l *Ledger) transferTx(tx *store.Tx, kind string, t Transfer, from, to stri
 				return Entry{}, fmt.Errorf("%s %q: %w", kind, t.Ref, ErrRefConflict)
 			}
 			return prev, nil
+		}
+	}
+	if kind == KindDebit {
+		if avail := AvailableTx(tx.Tx, t.Agent, t.Currency); avail < t.Amount {
+			return Entry{}, &FundsError{Need: t.Amount, Available: avail, Currency: t.Currency}
 		}
 	}
 	return l.post(tx, e, t.Agent)

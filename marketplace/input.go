@@ -2,6 +2,7 @@ package marketplace
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -45,35 +46,17 @@ func readMarketplaceData(raw []byte, fields []rawmsg.Field) (marketplaceData, *R
 		}
 		in.requestID = *body.RequestID
 	}
-	if in.requestID != "" || body.RequestID != nil {
+	if len(ids) == 1 || body.RequestID != nil {
 		if err := checkRequestID(in.requestID); err != nil {
 			return in, refuseData("%v", err)
 		}
 	}
 
-	var usageJSON []byte
-	if len(usages) == 1 {
-		usageJSON = []byte(usages[0])
+	u, refusal := readUsage(usages, body.Usage)
+	if refusal != nil {
+		return in, refusal
 	}
-	if len(body.Usage) > 0 && string(body.Usage) != "null" {
-		if usageJSON != nil {
-			hu, herr := ParseUsage(usageJSON)
-			bu, berr := ParseUsage(body.Usage)
-			if herr == nil && berr == nil && hu.canonical() != bu.canonical() {
-				return in, refuseData("usage in %s and body disagree", HeaderUsage)
-			}
-		}
-		if usageJSON == nil {
-			usageJSON = body.Usage
-		}
-	}
-	if usageJSON != nil {
-		u, err := ParseUsage(usageJSON)
-		if err != nil {
-			return in, refuseData("bad usage: %v", err)
-		}
-		in.usage = &u
-	}
+	in.usage = u
 
 	if len(caps) == 1 {
 		c, err := billing.ParseAmount(caps[0])
@@ -120,4 +103,31 @@ func stampValue(pairs ...string) string {
 		b.WriteString(pairs[i] + "=" + pairs[i+1])
 	}
 	return b.String()
+}
+
+// readUsage reads the usage from the header and the body. Each one present
+// must be valid, and when both are present they must agree.
+func readUsage(headers []string, body json.RawMessage) (*Usage, *Refusal) {
+	var found []Usage
+	if len(headers) == 1 {
+		u, err := ParseUsage([]byte(headers[0]))
+		if err != nil {
+			return nil, refuseData("bad usage in %s: %v", HeaderUsage, err)
+		}
+		found = append(found, u)
+	}
+	if len(body) > 0 && string(body) != "null" {
+		u, err := ParseUsage(body)
+		if err != nil {
+			return nil, refuseData("bad usage in the body: %v", err)
+		}
+		found = append(found, u)
+	}
+	switch {
+	case len(found) == 0:
+		return nil, nil
+	case len(found) == 2 && found[0].canonical() != found[1].canonical():
+		return nil, refuseData("usage in %s and body disagree", HeaderUsage)
+	}
+	return &found[0], nil
 }

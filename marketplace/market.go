@@ -103,7 +103,7 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 	var res Result
 	var refused *Refusal
 	err := m.db.Update(func(tx *store.Tx) error {
-		res, refused = Result{Kind: in.kind, RequestID: in.requestID, Stripped: stripped}, nil
+		res, refused = Result{Kind: in.kind, RequestID: in.requestID}, nil
 		for _, rcpt := range rcpts {
 			if !m.isAgent(tx.Tx, rcpt) {
 				refused = &Refusal{Code: 550, Enhanced: "5.1.1",
@@ -128,6 +128,7 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 	if refused != nil {
 		return Result{}, refused
 	}
+	res.Stripped = stripped
 	return res, nil
 }
 

@@ -106,7 +106,7 @@ func TestParseUsageTrailingData(t *testing.T) {
 	for _, in := range []string{`{"tokens_input": 1} x`, `{"tokens_input": 1} 2`,
 		`{"tokens_input": 1} }`, `{"tokens_input": 1} ]`} {
 		if _, err := marketplace.ParseUsage([]byte(in)); err == nil {
-			t.Skipf("BUG: ParseUsage(%q) accepted; json.Decoder.More reports false before "+
+			t.Errorf("ParseUsage(%q) accepted; json.Decoder.More reports false before "+
 				"a closing '}' or ']', so that trailing data passes", in)
 		}
 	}
@@ -116,7 +116,7 @@ func TestParseUsageTrailingData(t *testing.T) {
 func TestParseUsageDuplicateKey(t *testing.T) {
 	u, err := marketplace.ParseUsage([]byte(`{"tokens_input": 1, "tokens_input": 1000000}`))
 	if err == nil {
-		t.Skipf("BUG: duplicate key tokens_input accepted, read as %d (last wins); "+
+		t.Errorf("duplicate key tokens_input accepted, read as %d (last wins); "+
 			"the strict reader should refuse it", *u.TokensInput)
 	}
 }
@@ -194,7 +194,7 @@ func TestParsePricing(t *testing.T) {
 
 func TestParsePricingTrailingData(t *testing.T) {
 	if _, err := marketplace.ParsePricing([]byte(`{"base_price":1} }`)); err == nil {
-		t.Skip(`BUG: ParsePricing("{\"base_price\":1} }") accepted; trailing '}' or ']' ` +
+		t.Errorf(`ParsePricing("{\"base_price\":1} }") accepted; trailing '}' or ']' ` +
 			`passes the dec.More() check`)
 	}
 }
@@ -209,8 +209,22 @@ func TestParsePricingAmountErrorNamesField(t *testing.T) {
 			t.Fatalf("%s with seven decimals accepted", field)
 		}
 		if !strings.Contains(err.Error(), field) {
-			t.Skipf("BUG: ParsePricing({%q: 0.0000001}) = %q; the error does not name "+
+			t.Errorf("ParsePricing({%q: 0.0000001}) = %q; the error does not name "+
 				"the field", field, err)
+		}
+	}
+}
+
+// Contract: missing values are refused, never read as zero. A JSON null is
+// no amount, so a dynamic response carrying "amount": null must be refused
+// rather than settle at zero (or at minimum_charge).
+func TestParseUsageNullIsNotZero(t *testing.T) {
+	for _, in := range []string{`{"amount": null}`, `{"tokens_input": null}`,
+		`{"custom_units": {"page": null}}`, `{"declined": null}`} {
+		u, err := marketplace.ParseUsage([]byte(in))
+		if err == nil {
+			t.Errorf("ParseUsage(%s) accepted as %+v; a null must be refused, not "+
+				"read as zero (Amount.UnmarshalJSON treats null as absent)", in, u)
 		}
 	}
 }

@@ -68,13 +68,11 @@ func (p Pricing) Floor() billing.Amount { return max(p.BasePrice, p.MinimumCharg
 // and inexact amounts are errors, never ignored.
 func ParsePricing(data []byte) (Pricing, error) {
 	var p Pricing
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("pricing: %w", err)
-	}
-	if dec.More() {
-		return p, errors.New("pricing: trailing data after the JSON object")
+	if err := decodeObject(data, &p, true); err != nil {
+		if problems := fieldProblems(data); len(problems) > 0 {
+			return p, &FieldError{Problems: problems}
+		}
+		return p, fmt.Errorf("pricing must be one JSON object: %w", err)
 	}
 	p.normalize()
 	return p, p.Validate()
@@ -103,7 +101,7 @@ func (p Pricing) Validate() error {
 	if p.FreeQuota < 0 {
 		bad("free_quota must not be negative")
 	}
-	if p.Model != PerRequest && p.MaxCharge == nil {
+	if validModel(p.Model) && p.Model != PerRequest && p.MaxCharge == nil {
 		bad("max_charge is required for the %s model", p.Model)
 	}
 	if p.MaxCharge != nil && *p.MaxCharge < p.Floor() {
@@ -179,4 +177,34 @@ func (m *Market) SetPricing(seller string, p Pricing) error {
 		}
 		return tx.Bucket(bucketPricing).Put([]byte(seller), data)
 	})
+}
+
+// fieldProblems decodes each top-level field of a pricing object on its own
+// to say which ones are wrong: encoding/json does not name the field whose
+// custom unmarshaler failed.
+func fieldProblems(data []byte) []string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return nil
+	}
+	var problems []string
+	for name, raw := range obj {
+		one, _ := json.Marshal(map[string]json.RawMessage{name: raw})
+		var p Pricing
+		err := decodeObject(one, &p, true)
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case err == nil:
+		case errors.As(err, &typeErr):
+			problems = append(problems, fmt.Sprintf("%s: a JSON %s is not allowed here",
+				name, typeErr.Value))
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			problems = append(problems, fmt.Sprintf("%s: unknown field", name))
+		default:
+			problems = append(problems, fmt.Sprintf("%s: %s", name,
+				strings.TrimPrefix(err.Error(), "json: ")))
+		}
+	}
+	sort.Strings(problems)
+	return problems
 }

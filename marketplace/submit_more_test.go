@@ -74,7 +74,7 @@ func TestSubmitStrippedCount(t *testing.T) {
 	}
 	res = e.request(seller, "r1", forged)
 	if res.Stripped != 1 {
-		t.Skipf("BUG: a request with one forged stamp reports Stripped = %d, want 1 "+
+		t.Errorf("a request with one forged stamp reports Stripped = %d, want 1 "+
 			"(requestTx and responseTx overwrite *res and drop Stripped; the stamp "+
 			"itself is removed)", res.Stripped)
 	}
@@ -96,7 +96,7 @@ func TestSubmitStripsForgedStampWithSpaceBeforeColon(t *testing.T) {
 	msgs := e.wantInbox(seller, 1)
 	forged := len(msgs) == 1 && strings.Contains(msgs[0], "amount=1000.000000")
 	if forged || res.Kind != marketplace.KindRequest {
-		t.Skipf("BUG: a client stamp written %q is not stripped (scanHeader "+
+		t.Errorf("a client stamp written %q is not stripped (scanHeader "+
 			"ends the header at a name containing a space), and the request id after it "+
 			"is not read: result kind %q reserved %s, forged stamp delivered: %v",
 			"X-AgentMail-Reservation : ...", res.Kind, res.Reserved, forged)
@@ -164,7 +164,7 @@ func TestSubmitBodyUsageMalformedHeaderValid(t *testing.T) {
 		`{"usage": {"outcomes_returned": -5}}`, reqID("r1"),
 		usageHdr(`{"outcomes_returned": 1}`)))
 	if err == nil {
-		t.Skipf("BUG: header usage {\"outcomes_returned\":1} with body usage "+
+		t.Errorf("header usage {\"outcomes_returned\":1} with body usage "+
 			"{\"outcomes_returned\":-5} was accepted and settled (charged %s); the body "+
 			"usage is only parsed for comparison and its error is ignored", res.Charged)
 	}
@@ -180,7 +180,7 @@ func TestSubmitEmptyIDHeader(t *testing.T) {
 	res, err := e.submit(buyer, seller, msg(buyer, seller, "x",
 		"X-AgentMail-Marketplace-Request-Id:   "))
 	if err == nil {
-		t.Skipf("BUG: an empty %s header was accepted as %s mail (reserved %s) instead "+
+		t.Errorf("an empty %s header was accepted as %s mail (reserved %s) instead "+
 			"of refused 5.6.0 bad id", marketplace.HeaderRequestID, res.Kind, res.Reserved)
 	}
 	wantRefusal(t, err, "5.6.0", "request id")
@@ -335,7 +335,7 @@ func TestSubmitSelfDealing(t *testing.T) {
 	avail, reserved := e.balance(buyer)
 	breaches, _ := e.ledger.Verify()
 	if avail != amt(t, "10") || reserved != 0 || len(breaches) > 0 {
-		t.Skipf("BUG: buyer == seller, reserve 1, settle %s: buyer available %s reserved "+
+		t.Errorf("buyer == seller, reserve 1, settle %s: buyer available %s reserved "+
 			"%s (want 10 and 0), breaches %v; the settle entry posts twice to one wallet "+
 			"and the balance cache keeps only the last posting", res.Charged, avail,
 			reserved, breaches)

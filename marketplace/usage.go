@@ -3,7 +3,9 @@ package marketplace
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 
@@ -38,13 +40,14 @@ func ParseUsage(data []byte) (Usage, error) {
 		return u, fmt.Errorf("usage longer than %d bytes", usageLenMax)
 	}
 	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&fields); err != nil || fields == nil {
+	if err := decodeObject(data, &fields, false); err != nil || fields == nil {
+		if errors.Is(err, errTrailingData) {
+			return u, fmt.Errorf("usage has %w", err)
+		}
 		return u, fmt.Errorf("usage is not a JSON object")
 	}
-	if dec.More() {
-		return u, fmt.Errorf("usage has data after the JSON object")
+	if len(fields) != countKeys(data) {
+		return u, fmt.Errorf("usage names a field twice")
 	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
@@ -89,6 +92,9 @@ func (u *Usage) setField(name string, raw json.RawMessage) error {
 		}
 		return nil
 	case "amount":
+		if string(bytes.TrimSpace(raw)) == "null" {
+			return fmt.Errorf("usage amount must be a decimal number, not null")
+		}
 		var a billing.Amount
 		if err := a.UnmarshalJSON(raw); err != nil {
 			return fmt.Errorf("usage amount: %v", err)
@@ -96,6 +102,9 @@ func (u *Usage) setField(name string, raw json.RawMessage) error {
 		u.Amount = &a
 		return nil
 	case "declined":
+		if string(bytes.TrimSpace(raw)) == "null" {
+			return fmt.Errorf("usage declined must be true or false, not null")
+		}
 		if err := json.Unmarshal(raw, &u.Declined); err != nil {
 			return fmt.Errorf("usage declined must be true or false")
 		}
@@ -168,4 +177,44 @@ func (u Usage) checkFor(p Pricing) error {
 		return fmt.Errorf("usage amount is only for dynamic pricing, not %s", p.Model)
 	}
 	return nil
+}
+
+var errTrailingData = errors.New("trailing data after the JSON object")
+
+// decodeObject decodes exactly one JSON value from data into v and refuses
+// anything after it, including a stray '}' or ']' that Decoder.More misses.
+func decodeObject(data []byte, v any, disallowUnknown bool) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if disallowUnknown {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailingData
+	}
+	return nil
+}
+
+// countKeys counts the top-level keys of a JSON object, duplicates included,
+// so that {"a":1,"a":2} is not silently read as its last value.
+func countKeys(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return -1
+	}
+	n := 0
+	for dec.More() {
+		if _, err := dec.Token(); err != nil { // key
+			return -1
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return -1
+		}
+		n++
+	}
+	return n
 }

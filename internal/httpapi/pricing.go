@@ -98,7 +98,7 @@ func (a *api) putPricing(w http.ResponseWriter, r *http.Request, agent string) {
 
 	p, err := marketplace.ParsePricing(body)
 	if err != nil {
-		message, fields := explainPricingError(body, err)
+		message, fields := explainPricingError(err)
 		writeFieldErrors(w, "invalid_pricing", message, fields)
 		return
 	}

@@ -17,13 +17,17 @@ type Field struct {
 }
 
 // ScanHeader splits the header section of raw into fields without judging
-// it: a message with malformed lines is still read as far as it makes
-// sense. The section ends at the first empty line, or at the first line that
-// is neither a field nor a continuation (a message with no blank line before
-// its body, RFC 5322 section 2.1). It returns the fields and the offset where
-// the body begins.
+// it. The section ends at the first empty line (RFC 5322 section 2.1), or at
+// the end of raw when there is none. A line that is neither a field nor a
+// continuation is skipped, with its continuations, rather than ending the
+// section: mail readers differ on where such a header ends, so every line up
+// to the empty line is treated as header, and no field can hide behind a
+// malformed one. White space between a field name and its colon is allowed
+// (RFC 5322 section 4.5.3, obsolete syntax that readers still accept). It
+// returns the fields and the offset where the body begins.
 func ScanHeader(raw []byte) ([]Field, int) {
 	var fields []Field
+	inField := false // the previous line was a field, so a continuation extends it
 	pos := 0
 	for pos < len(raw) {
 		lineEnd := bytes.IndexByte(raw[pos:], '\n')
@@ -35,21 +39,24 @@ func ScanHeader(raw []byte) ([]Field, int) {
 		switch {
 		case len(line) == 0:
 			return fields, next
-		case (line[0] == ' ' || line[0] == '\t') && len(fields) > 0:
-			f := &fields[len(fields)-1]
-			f.Value += " " + strings.TrimSpace(string(line))
-			f.End = next
-		default:
-			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
-				return fields, pos
+		case line[0] == ' ' || line[0] == '\t':
+			if inField {
+				f := &fields[len(fields)-1]
+				f.Value += " " + strings.TrimSpace(string(line))
+				f.End = next
 			}
-			fields = append(fields, Field{
-				Name:  string(line[:colon]),
-				Value: strings.TrimSpace(string(line[colon+1:])),
-				Start: pos,
-				End:   next,
-			})
+		default:
+			name, value, ok := bytes.Cut(line, []byte(":"))
+			name = bytes.TrimRight(name, " \t")
+			inField = ok && len(name) > 0 && !bytes.ContainsAny(name, " \t")
+			if inField {
+				fields = append(fields, Field{
+					Name:  string(name),
+					Value: strings.TrimSpace(string(value)),
+					Start: pos,
+					End:   next,
+				})
+			}
 		}
 		pos = next
 	}
