@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -157,5 +158,34 @@ func checkBadPricing(t *testing.T, dir string) {
 	if out := ok(t, "", "--data", dir, "pricing", "show", "seller"); !strings.Contains(out,
 		"1.000000") {
 		t.Errorf("refused pricing changed the stored one:\n%s", out)
+	}
+}
+
+// --config sets the data directory and the primary domain; a bad file is
+// an error naming the key.
+func TestConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "agentmail.toml")
+	body := "data_dir = " + strconv.Quote(filepath.Join(dir, "data")) +
+		"\ndomain = \"agents.example.com\"\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := ok(t, "", "--config", file, "agent", "add", "seller", "--json")
+	if !strings.Contains(out, `"address": "seller@agents.example.com"`) {
+		t.Errorf("agent add with the config's domain:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
+		t.Errorf("config's data_dir not used: %v", err)
+	}
+
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("domian = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := agentmail(t, "", "--config", bad, "agent", "list")
+	if r.code != exitError || !strings.Contains(r.stderr, "domian") {
+		t.Errorf("bad config: exit %d, %s", r.code, r.stderr)
 	}
 }

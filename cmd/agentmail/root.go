@@ -47,7 +47,8 @@ AGENTMAIL_DATA, then the flags.`)
 		"data directory (default: $"+envData+", else data_dir of the config, else ./data)")
 	pf.StringVar(&g.config, "config", "", "TOML config file over the embedded defaults")
 	pf.StringVar(&g.domain, "domain", "",
-		"primary domain: a bare agent id is a local part on it (default from the config)")
+		"primary domain: a bare agent id is a local part on it (default from the config;"+
+			" a running server uses its own)")
 
 	root.AddCommand(newServeCmd(&g), newAgentCmd(&g), newWalletCmd(&g), newPricingCmd(&g),
 		newDemoCmd())
