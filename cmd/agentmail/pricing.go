@@ -50,7 +50,7 @@ but per_request needs --max-charge.`,
 			if err != nil {
 				return err
 			}
-			p, err := parsePricing(data)
+			p, err := marketplace.ParsePricing(data)
 			if err != nil {
 				return err
 			}

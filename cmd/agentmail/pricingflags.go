@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"agentmail/marketplace"
 )
 
 // pricingFlag maps one flag of pricing set to one field of the contract's
@@ -122,50 +118,4 @@ func unitPrices(pairs []string, err error) (map[string]string, error) {
 		units[name] = price
 	}
 	return units, nil
-}
-
-// parsePricing runs marketplace.ParsePricing and, when it refuses a value
-// without saying which field held it, finds and names that field.
-func parsePricing(data []byte) (marketplace.Pricing, error) {
-	p, err := marketplace.ParsePricing(data)
-	var fieldErr *marketplace.FieldError
-	if err == nil || errors.As(err, &fieldErr) {
-		return p, err
-	}
-
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return p, err
-	}
-	names := make([]string, 0, len(obj))
-	for name := range obj {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var problems []string
-	for _, name := range names {
-		if msg := fieldDecodeError(name, obj[name]); msg != "" {
-			problems = append(problems, name+": "+msg)
-		}
-	}
-	if len(problems) == 0 {
-		return p, err
-	}
-	return p, errors.New("invalid pricing: " + strings.Join(problems, "; "))
-}
-
-// fieldDecodeError parses a pricing holding only the named field and
-// returns why its value cannot be decoded, or "" if it can. Validation
-// problems, which depend on the other fields, are left to the full parse.
-func fieldDecodeError(name string, raw json.RawMessage) string {
-	one, err := json.Marshal(map[string]json.RawMessage{name: raw})
-	if err != nil {
-		return "not valid JSON"
-	}
-	_, err = marketplace.ParsePricing(one)
-	var fieldErr *marketplace.FieldError
-	if err == nil || errors.As(err, &fieldErr) {
-		return ""
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "pricing: "), "json: ")
 }

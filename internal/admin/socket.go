@@ -145,12 +145,14 @@ func (c *Client) do(op string, args call, result any) error {
 
 // AddAgent implements API.
 func (c *Client) AddAgent(address, password string) (a AgentInfo, err error) {
-	return a, c.do("agent-add", call{Address: address, Password: password}, &a)
+	err = c.do("agent-add", call{Address: address, Password: password}, &a)
+	return a, err
 }
 
 // ListAgents implements API.
 func (c *Client) ListAgents() (out []AgentInfo, err error) {
-	return out, c.do("agent-list", call{}, &out)
+	err = c.do("agent-list", call{}, &out)
+	return out, err
 }
 
 // SetPassword implements API.
@@ -165,18 +167,21 @@ func (c *Client) RemoveAgent(address string) error {
 
 // Credit implements API.
 func (c *Client) Credit(req CreditRequest) (e billing.Entry, err error) {
-	return e, c.do("credit", call{Credit: &req}, &e)
+	err = c.do("credit", call{Credit: &req}, &e)
+	return e, err
 }
 
 // Balance implements API.
 func (c *Client) Balance(address string) (b BalanceInfo, err error) {
-	return b, c.do("balance", call{Address: address}, &b)
+	err = c.do("balance", call{Address: address}, &b)
+	return b, err
 }
 
 // History implements API.
 func (c *Client) History(address string, before uint64, limit int) (rows []HistoryRow,
 	err error) {
-	return rows, c.do("history", call{Address: address, Before: before, Limit: limit}, &rows)
+	err = c.do("history", call{Address: address, Before: before, Limit: limit}, &rows)
+	return rows, err
 }
 
 // SetPricing implements API.
@@ -186,5 +191,6 @@ func (c *Client) SetPricing(address string, p marketplace.Pricing) error {
 
 // Pricing implements API.
 func (c *Client) Pricing(address string) (p marketplace.Pricing, err error) {
-	return p, c.do("pricing-show", call{Address: address}, &p)
+	err = c.do("pricing-show", call{Address: address}, &p)
+	return p, err
 }

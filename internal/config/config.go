@@ -138,6 +138,11 @@ func (c Config) Validate() error {
 	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
 		errs = append(errs, errors.New("smtp.max_message_bytes and smtp.max_recipients must be positive"))
 	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
