@@ -143,7 +143,9 @@ func (sess *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m mailstore
 		}
 	}
 	for _, bss := range options.BinarySectionSize {
-		n := guard(func() uint32 { return imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss) })
+		n := guard(func() uint32 {
+			return imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss)
+		})
 		rw.WriteBinarySectionSize(bss, n)
 	}
 	return rw.Close()

@@ -113,6 +113,8 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 	if err != nil {
 		return sess.storeError("list", err)
 	}
+	// TODO: LIST (SUBSCRIBED RECURSIVEMATCH) does not report superiors whose
+	// inferiors are subscribed (RFC 5258 section 3.5, CHILDINFO).
 	tree := newMailboxTree(infos)
 	for _, name := range tree.names {
 		if !matchAny(name, ref, patterns, tree.exists(name)) {

@@ -46,6 +46,8 @@ func (sess *session) Select(name string, options *imap.SelectOptions) (*imap.Sel
 	sess.setSelected(sel)
 
 	data.Flags, data.FirstUnseenSeqNum = summarize(metas, uids)
+	// TODO: a keyword first set after SELECT is not announced with an
+	// untagged FLAGS; clients still see it in FETCH FLAGS.
 	data.PermanentFlags = append(slices.Clone(data.Flags), imap.FlagWildcard)
 	if options.ReadOnly {
 		// RFC 9051 section 6.3.3: no flag can be changed in EXAMINE.
@@ -289,7 +291,8 @@ func (sess *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest str
 	return w.WriteCopyData(copyData(res))
 }
 
-func (sess *session) copy(numSet imap.NumSet, dest string, move bool) (mailstore.CopyResult, error) {
+func (sess *session) copy(numSet imap.NumSet, dest string,
+	move bool) (mailstore.CopyResult, error) {
 	dest, err := mailboxName(dest)
 	if err != nil {
 		return mailstore.CopyResult{}, err

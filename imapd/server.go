@@ -221,7 +221,8 @@ func (s *Server) sayBye(sessions []*session) {
 	wg.Wait()
 }
 
-func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session,
+	*imapserver.GreetingData, error) {
 	sess := &session{srv: s, conn: conn, remote: conn.NetConn().RemoteAddr().String()}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -70,6 +70,7 @@ func (sess *session) Close() error {
 // Login implements imapserver.Session. A bare id means id@Domain.
 func (sess *session) Login(username, password string) error {
 	address, err := mailstore.ResolveAgent(username, sess.srv.cfg.Domain)
+	// TODO: failed logins are logged but not rate-limited per remote.
 	if err != nil || !sess.srv.ms.Authenticate(address, password) {
 		sess.srv.log.Warn("imap login failed", "agent", address, "remote", sess.remote)
 		return imapserver.ErrAuthFailed

@@ -21,7 +21,8 @@ func selectInbox(t *testing.T, c *imapclient.Client) *imap.SelectData {
 func storeFlags(t *testing.T, c *imapclient.Client, set imap.NumSet, op imap.StoreFlagsOp,
 	flags ...imap.Flag) {
 	t.Helper()
-	if err := c.Store(set, &imap.StoreFlags{Op: op, Silent: true, Flags: flags}, nil).Close(); err != nil {
+	sf := &imap.StoreFlags{Op: op, Silent: true, Flags: flags}
+	if err := c.Store(set, sf, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -247,7 +248,8 @@ func TestFoldersCreateRenameDelete(t *testing.T) {
 		}
 	}
 	subs, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
-	if err != nil || slices.ContainsFunc(subs, func(l *imap.ListData) bool { return l.Mailbox == "Old" }) {
+	isOld := func(l *imap.ListData) bool { return l.Mailbox == "Old" }
+	if err != nil || slices.ContainsFunc(subs, isOld) {
 		t.Fatalf("LIST (SUBSCRIBED) still has Old: %v", err)
 	}
 }
