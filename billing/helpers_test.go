@@ -108,7 +108,7 @@ func hold(l *billing.Ledger, spec billing.HoldSpec) (h billing.Hold, err error) 
 
 func settle(l *billing.Ledger, id string, charge billing.Amount) (h billing.Hold, err error) {
 	err = l.DB().Update(func(tx *store.Tx) error {
-		h, err = l.SettleTx(tx, id, charge)
+		h, err = l.SettleTx(tx, id, charge, 0)
 		return err
 	})
 	return h, err

@@ -38,6 +38,7 @@ type Hold struct {
 	Expires  time.Time  `json:"expires"`
 	Charged  Amount     `json:"charged"`
 	Released Amount     `json:"released"`
+	Fee      Amount     `json:"fee,omitempty"` // of Charged, to the platform
 	Resolved time.Time  `json:"resolved,omitzero"`
 	Note     string     `json:"note,omitempty"`
 }
@@ -136,23 +137,29 @@ func openHoldTx(tx *bolt.Tx, id string) (Hold, error) {
 	return h, nil
 }
 
-// SettleTx resolves an open hold: charge goes to the payee, the rest returns
-// to the payer. charge must be within [0, hold amount].
-func (l *Ledger) SettleTx(tx *store.Tx, id string, charge Amount) (Hold, error) {
+// SettleTx resolves an open hold: charge leaves the payer, fee of it goes to
+// the platform account and the rest of it to the payee, and what was held
+// beyond the charge returns to the payer. 0 <= fee <= charge <= hold amount.
+func (l *Ledger) SettleTx(tx *store.Tx, id string, charge, fee Amount) (Hold, error) {
 	h, err := openHoldTx(tx.Tx, id)
 	if err != nil {
 		return Hold{}, err
 	}
-	if charge < 0 || charge > h.Amount {
-		return Hold{}, fmt.Errorf("settle %s: charge %s outside [0, %s]", id, charge, h.Amount)
+	if charge < 0 || charge > h.Amount || fee < 0 || fee > charge {
+		return Hold{}, fmt.Errorf("settle %s: charge %s and fee %s outside [0, %s]",
+			id, charge, fee, h.Amount)
 	}
 	postings := []Posting{{HoldAccount(h.Payer), -int64(h.Amount)}}
-	if charge > 0 {
-		postings = append(postings, Posting{WalletAccount(h.Payee), int64(charge)})
+	if proceeds := charge - fee; proceeds > 0 {
+		postings = append(postings, Posting{WalletAccount(h.Payee), int64(proceeds)})
+	}
+	if fee > 0 {
+		postings = append(postings, Posting{Platform, int64(fee)})
 	}
 	if rest := h.Amount - charge; rest > 0 {
 		postings = append(postings, Posting{WalletAccount(h.Payer), int64(rest)})
 	}
+	h.Fee = fee
 	return l.resolveTx(tx, h, HoldSettled, KindSettle, charge, postings)
 }
 

@@ -26,14 +26,18 @@ var (
 // in wallets.
 const World = "world"
 
+// Platform is the account that collects the marketplace fee.
+const Platform = "platform"
+
 // Entry kinds.
 const (
-	KindCredit  = "credit"
-	KindDebit   = "debit"
-	KindReserve = "reserve"
-	KindSettle  = "settle"
-	KindVoid    = "void"
-	KindExpire  = "expire"
+	KindCredit   = "credit"
+	KindDebit    = "debit"
+	KindTransfer = "transfer"
+	KindReserve  = "reserve"
+	KindSettle   = "settle"
+	KindVoid     = "void"
+	KindExpire   = "expire"
 )
 
 // Errors the ledger answers with; they are refusals, not faults.

@@ -123,7 +123,7 @@ func TestCreditIdempotentRef(t *testing.T) {
 	}
 	wantBalance(t, l, buyer, "5", "0")
 	wantBalance(t, l, seller, "0", "0")
-	hist, _ := l.History(buyer, 0, 100)
+	hist, _, _ := l.History(buyer, billing.HistoryFilter{}, 0, 100)
 	if len(hist) != 1 {
 		t.Errorf("history has %d entries, want 1", len(hist))
 	}
@@ -307,7 +307,7 @@ func TestHoldRefusals(t *testing.T) {
 		Currency: "USD", Amount: 1, TTL: time.Hour}); !errors.Is(err, billing.ErrHoldExists) {
 		t.Errorf("reused hold id: got %v, want ErrHoldExists", err)
 	}
-	hist, _ := l.History(buyer, 0, 100)
+	hist, _, _ := l.History(buyer, billing.HistoryFilter{}, 0, 100)
 	if len(hist) != 2 {
 		t.Errorf("history has %d entries after refusals, want 2", len(hist))
 	}
@@ -414,7 +414,7 @@ func TestHistoryNewestFirstPaging(t *testing.T) {
 		Currency: "USD", Amount: usd(t, "1"), TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	all, err := l.History(buyer, 0, 100)
+	all, _, err := l.History(buyer, billing.HistoryFilter{}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestHistoryNewestFirstPaging(t *testing.T) {
 	var paged []billing.Entry
 	before := uint64(0)
 	for pages := 0; pages < 10; pages++ {
-		page, err := l.History(buyer, before, 4)
+		page, _, err := l.History(buyer, billing.HistoryFilter{}, before, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,10 +452,10 @@ func TestHistoryNewestFirstPaging(t *testing.T) {
 			t.Errorf("page entry %d is seq %d, want %d", i, paged[i].Seq, all[i].Seq)
 		}
 	}
-	if h, _ := l.History("nobody@localhost", 0, 10); len(h) != 0 {
+	if h, _, _ := l.History("nobody@localhost", billing.HistoryFilter{}, 0, 10); len(h) != 0 {
 		t.Errorf("history of an unknown agent = %+v", h)
 	}
-	if h, _ := l.History(seller, 0, 2); len(h) != 2 || h[0].Seq <= h[1].Seq {
+	if h, _, _ := l.History(seller, billing.HistoryFilter{}, 0, 2); len(h) != 2 || h[0].Seq <= h[1].Seq {
 		t.Errorf("seller history = %+v", h)
 	}
 }

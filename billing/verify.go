@@ -12,11 +12,32 @@ import (
 
 // Breach is one broken ledger invariant.
 type Breach struct {
-	Invariant string `json:"invariant"`
-	Detail    string `json:"detail"`
+	Invariant string   `json:"invariant"`
+	Detail    string   `json:"detail"`
+	Entries   []uint64 `json:"entries,omitempty"` // journal entries involved, latest last
 }
 
-func (b Breach) String() string { return b.Invariant + ": " + b.Detail }
+func (b Breach) String() string {
+	s := b.Invariant + ": " + b.Detail
+	if len(b.Entries) > 0 {
+		s += fmt.Sprintf(" (entries %v)", b.Entries)
+	}
+	return s
+}
+
+// breachEntriesMax bounds the entries listed with one breach.
+const breachEntriesMax = 10
+
+// entryTrail keeps the latest journal entries seen for one key.
+type entryTrail map[string][]uint64
+
+func (t entryTrail) add(key string, seq uint64) {
+	l := append(t[key], seq)
+	if len(l) > breachEntriesMax {
+		l = l[1:]
+	}
+	t[key] = l
+}
 
 // Verify rebuilds every balance from the journal and checks the ledger's
 // invariants. It returns the breaches it found; none means the books hold.
@@ -39,11 +60,12 @@ func (l *Ledger) Verify() ([]Breach, error) {
 //   - every resolved hold has charged + released = amount.
 func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	var out []Breach
-	add := func(inv, format string, args ...any) {
-		out = append(out, Breach{inv, fmt.Sprintf(format, args...)})
+	add := func(entries []uint64, inv, format string, args ...any) {
+		out = append(out, Breach{inv, fmt.Sprintf(format, args...), entries})
 	}
 
 	folded := map[string]int64{} // account 0 currency → balance
+	byAccount, byHold := entryTrail{}, entryTrail{}
 	err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		var e Entry
 		if err := json.Unmarshal(v, &e); err != nil {
@@ -52,10 +74,16 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		var sum int64
 		for _, p := range e.Postings {
 			sum += p.Amount
-			folded[string(balanceKey(p.Account, e.Currency))] += p.Amount
+			key := string(balanceKey(p.Account, e.Currency))
+			folded[key] += p.Amount
+			byAccount.add(key, e.Seq)
+		}
+		if e.HoldID != "" {
+			byHold.add(e.HoldID, e.Seq)
 		}
 		if sum != 0 {
-			add("entry nets to zero", "entry %d (%s) nets to %d", e.Seq, e.Kind, sum)
+			add([]uint64{e.Seq}, "entry nets to zero", "entry %d (%s) nets to %d",
+				e.Seq, e.Kind, sum)
 		}
 		return nil
 	})
@@ -72,17 +100,18 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	for _, k := range sortedKeys(folded, cached) {
 		account, currency, _ := strings.Cut(k, "\x00")
 		if folded[k] != cached[k] {
-			add("balance is the fold of the journal", "%s %s: journal %d, cached %d micros",
-				account, currency, folded[k], cached[k])
+			add(byAccount[k], "balance is the fold of the journal",
+				"%s %s: journal %d, cached %d micros", account, currency, folded[k], cached[k])
 		}
 		if account != World && folded[k] < 0 {
-			add("no account below zero", "%s %s: %d micros", account, currency, folded[k])
+			add(byAccount[k], "no account below zero", "%s %s: %d micros",
+				account, currency, folded[k])
 		}
 		perCurrency[currency] += folded[k]
 	}
 	for cur, sum := range perCurrency {
 		if sum != 0 {
-			add("conservation", "%s: accounts sum to %d micros", cur, sum)
+			add(nil, "conservation", "%s: accounts sum to %d micros", cur, sum)
 		}
 	}
 
@@ -92,11 +121,20 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		if err := json.Unmarshal(v, &h); err != nil {
 			return fmt.Errorf("hold %s: %w", k, err)
 		}
-		if h.Status == HoldOpen {
+		trail := byHold[h.ID]
+		switch {
+		case h.Status == HoldOpen:
 			held[string(balanceKey(HoldAccount(h.Payer), h.Currency))] += int64(h.Amount)
-		} else if h.Charged+h.Released != h.Amount {
-			add("settled + released = reserved", "hold %s: %s + %s != %s",
+		case h.Charged+h.Released != h.Amount:
+			add(trail, "settled + released = reserved", "hold %s: %s + %s != %s",
 				h.ID, h.Charged, h.Released, h.Amount)
+		case h.Fee < 0 || h.Fee > h.Charged:
+			add(trail, "fee within the charge", "hold %s: fee %s, charged %s",
+				h.ID, h.Fee, h.Charged)
+		}
+		if resolved := resolutions(tx, trail); resolved > 1 {
+			add(trail, "every hold resolved at most once", "hold %s resolved %d times",
+				h.ID, resolved)
 		}
 		return nil
 	})
@@ -106,13 +144,14 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	for k, v := range folded {
 		if strings.HasPrefix(k, "hold:") && v != held[k] {
 			account, currency, _ := strings.Cut(k, "\x00")
-			add("open holds sum to reserved", "%s %s: reserved %d, open holds %d micros",
-				account, currency, v, held[k])
+			add(byAccount[k], "open holds sum to reserved",
+				"%s %s: reserved %d, open holds %d micros", account, currency, v, held[k])
 		}
 	}
 	for k, v := range held {
 		if _, ok := folded[k]; !ok {
-			add("open holds sum to reserved", "%s: open holds %d micros, no reserve entries", k, v)
+			add(nil, "open holds sum to reserved", "%s: open holds %d micros, no reserve entries",
+				k, v)
 		}
 	}
 	return out, nil
@@ -131,4 +170,21 @@ func sortedKeys(maps ...map[string]int64) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// resolutions counts the settle, void and expire entries among a hold's
+// entries.
+func resolutions(tx *bolt.Tx, seqs []uint64) int {
+	n := 0
+	for _, seq := range seqs {
+		e, err := entryTx(tx, binary.BigEndian.AppendUint64(nil, seq))
+		if err != nil {
+			continue
+		}
+		switch e.Kind {
+		case KindSettle, KindVoid, KindExpire:
+			n++
+		}
+	}
+	return n
 }

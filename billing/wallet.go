@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -137,11 +138,37 @@ func AvailableTx(tx *bolt.Tx, agent, currency string) Amount {
 	return Amount(balanceTx(tx, WalletAccount(agent), currency))
 }
 
-// History returns the journal entries that touch an agent, newest first,
-// starting below the sequence number before (0 for the newest), at most limit.
-func (l *Ledger) History(agent string, before uint64, limit int) ([]Entry, error) {
-	var out []Entry
-	err := l.db.View(func(tx *bolt.Tx) error {
+// HistoryFilter selects journal entries; zero fields select everything.
+type HistoryFilter struct {
+	Kind         string
+	Counterparty string
+	HoldID       string // exact hold id, or "/" + request id to match any buyer
+	Since, Until time.Time
+}
+
+func (f HistoryFilter) match(e Entry, agent string) bool {
+	switch {
+	case f.Kind != "" && e.Kind != f.Kind:
+		return false
+	case f.Counterparty != "" && e.Counterparty(agent) != f.Counterparty:
+		return false
+	case f.HoldID != "" && e.HoldID != f.HoldID && !(strings.HasPrefix(f.HoldID, "/") &&
+		strings.HasSuffix(e.HoldID, f.HoldID)):
+		return false
+	case !f.Since.IsZero() && e.Time.Before(f.Since):
+		return false
+	case !f.Until.IsZero() && !e.Time.Before(f.Until):
+		return false
+	}
+	return true
+}
+
+// History returns the journal entries that touch an agent and match f,
+// newest first, below the sequence number before (0 for the newest), at most
+// limit. next is the before of the following page, 0 on the last one.
+func (l *Ledger) History(agent string, f HistoryFilter, before uint64, limit int) (
+	out []Entry, next uint64, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
 		prefix := []byte(agent + "\x00")
 		c := tx.Bucket(bucketByAgent).Cursor()
 		var k []byte
@@ -155,16 +182,51 @@ func (l *Ledger) History(agent string, before uint64, limit int) ([]Entry, error
 		} else {
 			k, _ = c.Prev()
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 			e, err := entryTx(tx, k[len(prefix):])
 			if err != nil {
 				return err
+			}
+			if !f.match(e, agent) {
+				continue
+			}
+			if len(out) == limit {
+				next = out[len(out)-1].Seq
+				return nil
 			}
 			out = append(out, e)
 		}
 		return nil
 	})
-	return out, err
+	return out, next, err
+}
+
+// TransferTx moves money from one agent's available balance to another's.
+func (l *Ledger) TransferTx(tx *store.Tx, from, to string, t Transfer) (Entry, error) {
+	if from == to {
+		return Entry{}, fmt.Errorf("transfer: %s to itself", from)
+	}
+	if err := CheckCurrency(t.Currency); err != nil {
+		return Entry{}, err
+	}
+	if t.Amount <= 0 || t.Amount > AmountMax {
+		return Entry{}, fmt.Errorf("transfer: amount must be positive and at most %s", AmountMax)
+	}
+	if avail := AvailableTx(tx.Tx, from, t.Currency); avail < t.Amount {
+		return Entry{}, &FundsError{Need: t.Amount, Available: avail, Currency: t.Currency}
+	}
+	return l.post(tx, Entry{Kind: KindTransfer, Currency: t.Currency, Note: t.Note,
+		Postings: []Posting{{WalletAccount(from), -int64(t.Amount)},
+			{WalletAccount(to), int64(t.Amount)}}}, from, to)
+}
+
+// Transfer runs TransferTx in its own commit.
+func (l *Ledger) Transfer(from, to string, t Transfer) (e Entry, err error) {
+	err = l.db.Update(func(tx *store.Tx) error {
+		e, err = l.TransferTx(tx, from, to, t)
+		return err
+	})
+	return e, err
 }
 
 // AgentDelta is what an entry did to one agent: the change to its available

@@ -91,3 +91,15 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+// PlatformFee is percentMicros millionths of a percent of charge, rounded
+// once, half away from zero, to micro-units.
+func PlatformFee(charge billing.Amount, percentMicros int64) billing.Amount {
+	if charge <= 0 || percentMicros <= 0 {
+		return 0
+	}
+	fee := new(big.Int).Mul(big.NewInt(int64(charge)), big.NewInt(percentMicros))
+	denominator := big.NewInt(100 * 1_000_000)
+	fee.Add(fee, new(big.Int).Quo(denominator, big.NewInt(2)))
+	return billing.Amount(fee.Quo(fee, denominator).Int64())
+}

@@ -258,12 +258,12 @@ func (e *env) state() state {
 		av, r := e.balance(a)
 		s.balances[a] = [2]billing.Amount{av, r}
 		s.inboxes[a] = len(e.inbox(a))
-		h, err := e.ledger.History(a, 0, 1000)
+		h, _, err := e.ledger.History(a, billing.HistoryFilter{}, 0, 1000)
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		s.history[a] = len(h)
-		rows, _, err := e.m.UsageRows(a, "", 0)
+		rows, _, err := e.m.UsageRows(a, marketplace.UsageFilter{}, "", 0)
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -18,6 +18,9 @@ type Config struct {
 	ReservationTTL time.Duration
 	// SaveSent keeps a copy of every submitted message in the sender's Sent.
 	SaveSent bool
+	// PlatformFeeMicroPercent is the share of each charge, in millionths of
+	// a percent, that goes to the platform account instead of the seller.
+	PlatformFeeMicroPercent int64
 }
 
 // Market applies the marketplace rules to submitted mail.
@@ -32,6 +35,9 @@ type Market struct {
 func New(ledger *billing.Ledger, mail *mailstore.Store, cfg Config) (*Market, error) {
 	if cfg.ReservationTTL <= 0 {
 		return nil, fmt.Errorf("reservation_ttl must be positive, got %s", cfg.ReservationTTL)
+	}
+	if cfg.PlatformFeeMicroPercent < 0 || cfg.PlatformFeeMicroPercent > 100_000_000 {
+		return nil, fmt.Errorf("platform fee must be within [0, 100] percent")
 	}
 	db := ledger.DB()
 	err := db.Update(func(tx *store.Tx) error {
@@ -79,6 +85,7 @@ type Result struct {
 	Currency string
 	Reserved billing.Amount
 	Charged  billing.Amount
+	Fee      billing.Amount // of Charged, to the platform
 	Released billing.Amount
 	Free     bool
 	Stripped int // forged stamps removed

@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	bucketRequests = []byte("mp_requests") // buyer SP request id → Request
+	bucketRequests = []byte("mp_requests") // buyer / request id → Request
 	bucketByAgent  = []byte("mp_by_agent") // agent SP created ns SP request key → role
 	bucketQuota    = []byte("mp_quota")    // buyer SP seller SP YYYY-MM → count
 )
@@ -41,15 +41,20 @@ type Request struct {
 	Status   string         `json:"status"`
 	Usage    *Usage         `json:"usage,omitempty"`
 	Charged  billing.Amount `json:"charged"`
+	Fee      billing.Amount `json:"fee,omitempty"`
 	Released billing.Amount `json:"released"`
 	Capped   bool           `json:"capped,omitempty"`
+	Note     string         `json:"note,omitempty"`
 	Created  time.Time      `json:"created"`
 	Expires  time.Time      `json:"expires"`
 	Resolved time.Time      `json:"resolved,omitzero"`
 	Pricing  Pricing        `json:"pricing"`
 }
 
-func requestKey(buyer, id string) []byte { return []byte(buyer + " " + id) }
+// requestKey is a request's key and, as text, its reservation id:
+// "buyer@domain/request-id". Addresses never contain '/', so the first one
+// splits the two.
+func requestKey(buyer, id string) []byte { return []byte(buyer + "/" + id) }
 
 // statusAt is the request's state as of now.
 func (r Request) statusAt(now time.Time) string {
@@ -179,6 +184,8 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	case StatusExpired:
 		return refusePolicy("the reservation for request id %s expired at %s",
 			r.ID, r.Expires.Format(time.RFC3339)), nil
+	case StatusVoided:
+		return refusePolicy("the reservation for request id %s was voided: %s", r.ID, r.Note), nil
 	case StatusSettled, StatusDeclined:
 		if r.Usage != nil && r.Usage.canonical() == in.usage.canonical() {
 			*res = Result{Kind: KindResponse, RequestID: r.ID, Repeat: true,
@@ -196,11 +203,13 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	if !r.Free {
 		charge = ComputeCharge(r.Pricing, *in.usage, r.Reserved)
 	}
+	fee := PlatformFee(charge.Amount, m.cfg.PlatformFeeMicroPercent)
 	if r.HoldID != "" {
-		if _, err := m.ledger.SettleTx(tx, r.HoldID, charge.Amount); err != nil {
+		if _, err := m.ledger.SettleTx(tx, r.HoldID, charge.Amount, fee); err != nil {
 			return nil, err
 		}
 	}
+	r.Fee = fee
 	r.Status = StatusSettled
 	if in.usage.Declined {
 		r.Status = StatusDeclined
@@ -213,6 +222,9 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	}
 	stamp := stampValue("charged", r.Charged.String(), "released", r.Released.String(),
 		"currency", r.Currency, "seller", seller, "request_id", r.ID)
+	if m.cfg.PlatformFeeMicroPercent > 0 {
+		stamp += "; fee=" + r.Fee.String()
+	}
 	if r.Status == StatusDeclined {
 		stamp += "; declined=true"
 	}
@@ -220,7 +232,8 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 		stamp += "; capped=true"
 	}
 	*res = Result{Kind: KindResponse, RequestID: r.ID, Currency: r.Currency,
-		Reserved: r.Reserved, Charged: r.Charged, Released: r.Released, Free: r.Free}
+		Reserved: r.Reserved, Charged: r.Charged, Fee: r.Fee, Released: r.Released,
+		Free: r.Free}
 	return nil, m.deliverTx(tx, seller, []string{buyer}, rawmsg.PrependField(raw, HeaderSettlement, stamp))
 }
 

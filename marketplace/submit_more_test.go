@@ -260,7 +260,7 @@ func TestSubmitExpiryReturnsMoney(t *testing.T) {
 		t.Errorf("ExpireDue early = %d, %v", n, err)
 	}
 	e.clk.Advance(30 * time.Second)
-	rows, _, _ := e.m.UsageRows(buyer, "", 10)
+	rows, _, _ := e.m.UsageRows(buyer, marketplace.UsageFilter{}, "", 10)
 	if len(rows) != 2 || rows[1].Status != marketplace.StatusExpired ||
 		rows[0].Status != marketplace.StatusOpen {
 		t.Errorf("rows before the sweep = %+v", rows)
@@ -279,7 +279,7 @@ func TestSubmitExpiryReturnsMoney(t *testing.T) {
 	}
 	e.wantBalance(buyer, "9.75", "0")
 	e.wantBalance(seller, "0.25", "0")
-	rows, _, _ = e.m.UsageRows(buyer, "", 10)
+	rows, _, _ = e.m.UsageRows(buyer, marketplace.UsageFilter{}, "", 10)
 	if len(rows) != 2 || rows[1].Status != marketplace.StatusExpired ||
 		rows[1].Released != amt(t, "0.25") || rows[0].Status != marketplace.StatusSettled {
 		t.Errorf("rows after = %+v", rows)
@@ -297,7 +297,7 @@ func TestUsageRowsPaging(t *testing.T) {
 	var ids []string
 	cursor := ""
 	for pages := 0; pages < 10; pages++ {
-		rows, next, err := e.m.UsageRows(buyer, cursor, 3)
+		rows, next, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, cursor, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,10 +312,10 @@ func TestUsageRowsPaging(t *testing.T) {
 	if got := strings.Join(ids, ","); got != "r6,r5,r4,r3,r2,r1,r0" {
 		t.Errorf("paged rows = %s, want newest first", got)
 	}
-	if _, _, err := e.m.UsageRows(buyer, "not-a-cursor!", 3); err == nil {
+	if _, _, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, "not-a-cursor!", 3); err == nil {
 		t.Error("a bad cursor was accepted")
 	}
-	rows, _, _ := e.m.UsageRows(seller, "", 0)
+	rows, _, _ := e.m.UsageRows(seller, marketplace.UsageFilter{}, "", 0)
 	if len(rows) != 7 || rows[0].Role != marketplace.RoleSeller {
 		t.Errorf("seller rows = %d", len(rows))
 	}

@@ -52,7 +52,7 @@ func TestSubmitPerRequestFlow(t *testing.T) {
 	}
 	e.wantInbox(seller, 1)
 	e.wantBalance(buyer, "9.75", "0.25")
-	hist, _ := e.ledger.History(buyer, 0, 100)
+	hist, _, _ := e.ledger.History(buyer, billing.HistoryFilter{}, 0, 100)
 	if len(hist) != 2 { // credit and one reserve
 		t.Errorf("buyer history has %d entries after a retry, want 2", len(hist))
 	}
@@ -88,7 +88,7 @@ func TestSubmitPerRequestFlow(t *testing.T) {
 	wantRefusal(t, err, "5.7.1", "already used")
 	e.wantState(before)
 
-	rows, _, err := e.m.UsageRows(buyer, "", 10)
+	rows, _, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, "", 10)
 	if err != nil || len(rows) != 1 || rows[0].Status != marketplace.StatusSettled ||
 		rows[0].Role != marketplace.RoleBuyer || rows[0].Counterparty != seller ||
 		rows[0].Charged != amt(t, "0.25") {
@@ -141,7 +141,7 @@ func TestSubmitTokenBasedFlow(t *testing.T) {
 		t.Errorf("declined response = %+v", res)
 	}
 	e.wantBalance(buyer, "9.3", "0")
-	rows, _, _ := e.m.UsageRows(seller, "", 10)
+	rows, _, _ := e.m.UsageRows(seller, marketplace.UsageFilter{}, "", 10)
 	if len(rows) != 3 || rows[0].RequestID != "t3" || rows[0].Status != marketplace.StatusDeclined ||
 		rows[0].Role != marketplace.RoleSeller {
 		t.Errorf("seller usage rows = %+v", rows)

@@ -27,6 +27,7 @@ type UsageRow struct {
 	Currency     string         `json:"currency"`
 	Reserved     billing.Amount `json:"reserved"`
 	Charged      billing.Amount `json:"charged"`
+	Fee          billing.Amount `json:"fee"`
 	Released     billing.Amount `json:"released"`
 	Free         bool           `json:"free"`
 	Capped       bool           `json:"capped,omitempty"`
@@ -42,11 +43,35 @@ const UsagePageMax = 500
 // ErrBadCursor is returned for a cursor this server did not issue.
 var ErrBadCursor = errors.New("invalid cursor")
 
-// UsageRows lists the requests agent took part in, newest first. cursor is
-// empty for the first page or a previous page's next cursor; next is empty on
-// the last page.
-func (m *Market) UsageRows(agent, cursor string, limit int) (rows []UsageRow, next string,
-	err error) {
+// UsageFilter selects usage rows; zero fields select everything.
+type UsageFilter struct {
+	Counterparty string
+	Status       string
+	RequestID    string
+	Since, Until time.Time // by creation time
+}
+
+func (f UsageFilter) match(row UsageRow) bool {
+	switch {
+	case f.Counterparty != "" && row.Counterparty != f.Counterparty:
+		return false
+	case f.Status != "" && row.Status != f.Status:
+		return false
+	case f.RequestID != "" && row.RequestID != f.RequestID:
+		return false
+	case !f.Since.IsZero() && row.Created.Before(f.Since):
+		return false
+	case !f.Until.IsZero() && !row.Created.Before(f.Until):
+		return false
+	}
+	return true
+}
+
+// UsageRows lists the requests agent took part in that match f, newest
+// first. cursor is empty for the first page or a previous page's next cursor;
+// next is empty on the last page.
+func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int) (
+	rows []UsageRow, next string, err error) {
 	if limit <= 0 || limit > UsagePageMax {
 		limit = UsagePageMax
 	}
@@ -69,16 +94,20 @@ func (m *Market) UsageRows(agent, cursor string, limit int) (rows []UsageRow, ne
 			k, _ = c.Prev()
 		}
 		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-			if len(rows) == limit {
-				next = base64.RawURLEncoding.EncodeToString(append(bytes.Clone(k), 0))
-				return nil
-			}
 			reqKey := k[len(prefix)+9:]
 			r, ok, err := getRequestTx(tx, reqKey)
 			if err != nil || !ok {
 				return fmt.Errorf("usage index %q: request record missing: %v", k, err)
 			}
-			rows = append(rows, r.rowFor(agent, now))
+			row := r.rowFor(agent, now)
+			if !f.match(row) {
+				continue
+			}
+			if len(rows) == limit {
+				next = base64.RawURLEncoding.EncodeToString(append(bytes.Clone(k), 0))
+				return nil
+			}
+			rows = append(rows, row)
 		}
 		return nil
 	})
@@ -88,7 +117,7 @@ func (m *Market) UsageRows(agent, cursor string, limit int) (rows []UsageRow, ne
 func (r Request) rowFor(agent string, now time.Time) UsageRow {
 	row := UsageRow{RequestID: r.ID, Role: RoleBuyer, Counterparty: r.Seller,
 		Status: r.statusAt(now), Currency: r.Currency, Reserved: r.Reserved,
-		Charged: r.Charged, Released: r.Released, Free: r.Free, Capped: r.Capped,
+		Charged: r.Charged, Fee: r.Fee, Released: r.Released, Free: r.Free, Capped: r.Capped,
 		Usage: r.Usage, Created: r.Created, Expires: r.Expires}
 	if agent == r.Seller && agent != r.Buyer {
 		row.Role, row.Counterparty = RoleSeller, r.Buyer

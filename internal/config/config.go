@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"agentmail/billing"
 )
 
 // Config is every setting of the server. config.example.toml at the top of
@@ -49,6 +52,47 @@ type HTTP struct {
 type Billing struct {
 	ReservationTTL Duration `toml:"reservation_ttl"`
 	ExpiryInterval Duration `toml:"expiry_interval"`
+	// PlatformFeePercent of each charge goes to the platform account.
+	PlatformFeePercent Percent `toml:"platform_fee_percent"`
+	// VerifyInterval is how often the running server checks the ledger's
+	// invariants; zero turns the periodic check off.
+	VerifyInterval Duration `toml:"verify_interval"`
+	// AllowLedgerBreach lets the server start although the ledger check at
+	// start-up found a breach. Off by default: money must add up first.
+	AllowLedgerBreach bool `toml:"allow_ledger_breach"`
+}
+
+// Percent is a percentage with at most six decimals, kept exactly in
+// millionths of a percent. TOML may write it as a number or a string.
+type Percent struct{ Micros int64 }
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (p *Percent) UnmarshalTOML(v any) error {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case int64:
+		s = strconv.FormatInt(x, 10)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64) // the shortest text that reads back as x
+	default:
+		return fmt.Errorf("percent: want a number such as 2.5, got %T", v)
+	}
+	a, err := billing.ParseAmount(s)
+	if err != nil {
+		return fmt.Errorf("percent: %w", err)
+	}
+	if a > 100*billing.MicrosPerUnit {
+		return fmt.Errorf("percent %s is above 100", s)
+	}
+	p.Micros = int64(a)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (p Percent) MarshalText() ([]byte, error) {
+	return []byte(billing.Amount(p.Micros).Compact()), nil
 }
 
 // Mail configures delivery.
@@ -90,11 +134,15 @@ func Default() Config {
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{5 * time.Minute},
 		},
-		IMAP:    IMAP{Listen: "127.0.0.1:1143"},
-		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
-		Billing: Billing{ReservationTTL: Duration{24 * time.Hour}, ExpiryInterval: Duration{time.Second}},
-		Mail:    Mail{SaveSent: true},
-		Log:     Log{Format: "text", Level: "info"},
+		IMAP: IMAP{Listen: "127.0.0.1:1143"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		Billing: Billing{
+			ReservationTTL: Duration{24 * time.Hour},
+			ExpiryInterval: Duration{time.Second},
+			VerifyInterval: Duration{time.Hour},
+		},
+		Mail: Mail{SaveSent: true},
+		Log:  Log{Format: "text", Level: "info"},
 	}
 }
 
@@ -131,6 +179,9 @@ func (c Config) Validate() error {
 	}
 	if c.Billing.ReservationTTL.Duration <= 0 {
 		errs = append(errs, errors.New("billing.reservation_ttl must be positive"))
+	}
+	if c.Billing.VerifyInterval.Duration < 0 {
+		errs = append(errs, errors.New("billing.verify_interval must not be negative"))
 	}
 	if c.Billing.ExpiryInterval.Duration <= 0 {
 		errs = append(errs, errors.New("billing.expiry_interval must be positive"))

@@ -56,3 +56,34 @@ func TestLoadOverridesDefaults(t *testing.T) {
 		t.Errorf("unset key lost its default: %q", cfg.SMTP.Listen)
 	}
 }
+
+func TestPlatformFeePercent(t *testing.T) {
+	for body, want := range map[string]int64{
+		"2.5":         2_500_000,
+		"\"0.125\"":   125_000,
+		"3":           3_000_000,
+		"0.0000001":   -1,
+		"101":         -1,
+		"\"lots\"":    -1,
+		"[1]":         -1,
+		"100":         100_000_000,
+		"0.000001":    1,
+		"\"12.3400\"": 12_340_000,
+	} {
+		path := filepath.Join(t.TempDir(), "c.toml")
+		toml := "[billing]\nplatform_fee_percent = " + body + "\n"
+		if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		switch {
+		case want < 0 && err == nil:
+			t.Errorf("platform_fee_percent = %s accepted as %d", body, cfg.Billing.PlatformFeePercent.Micros)
+		case want >= 0 && err != nil:
+			t.Errorf("platform_fee_percent = %s: %v", body, err)
+		case want >= 0 && cfg.Billing.PlatformFeePercent.Micros != want:
+			t.Errorf("platform_fee_percent = %s read as %d micro-percent, want %d",
+				body, cfg.Billing.PlatformFeePercent.Micros, want)
+		}
+	}
+}

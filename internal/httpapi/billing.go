@@ -3,7 +3,9 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"agentmail/billing"
 	"agentmail/mailstore"
@@ -54,7 +56,12 @@ func (a *api) usage(w http.ResponseWriter, r *http.Request, agent string) {
 		limit = n
 	}
 
-	rows, next, err := a.market.UsageRows(agent, q.Get("cursor"), limit)
+	filter, problems := a.usageFilter(q)
+	if len(problems) > 0 {
+		writeFieldErrors(w, "invalid_filter", "invalid filter", problems)
+		return
+	}
+	rows, next, err := a.market.UsageRows(agent, filter, q.Get("cursor"), limit)
 	if errors.Is(err, marketplace.ErrBadCursor) {
 		writeFieldErrors(w, "invalid_cursor", "invalid cursor", []fieldProblem{{
 			Field:   "cursor",
@@ -70,4 +77,41 @@ func (a *api) usage(w http.ResponseWriter, r *http.Request, agent string) {
 		rows = []marketplace.UsageRow{}
 	}
 	writeJSON(w, http.StatusOK, usageReply{Items: rows, NextCursor: next})
+}
+
+// usageFilter reads the usage filters from the query: counterparty (id or
+// address), status, request_id, and since/until as RFC 3339 times.
+func (a *api) usageFilter(q url.Values) (marketplace.UsageFilter, []fieldProblem) {
+	var f marketplace.UsageFilter
+	var problems []fieldProblem
+	if c := q.Get("counterparty"); c != "" {
+		addr, err := mailstore.ResolveAgent(c, a.domain)
+		if err != nil {
+			problems = append(problems, fieldProblem{Field: "counterparty", Message: err.Error()})
+		}
+		f.Counterparty = addr
+	}
+	f.Status = q.Get("status")
+	switch f.Status {
+	case "", marketplace.StatusOpen, marketplace.StatusSettled, marketplace.StatusDeclined,
+		marketplace.StatusExpired, marketplace.StatusVoided:
+	default:
+		problems = append(problems, fieldProblem{Field: "status",
+			Message: "status must be open, settled, declined, expired or voided"})
+	}
+	f.RequestID = q.Get("request_id")
+	for _, bound := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(bound.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				problems = append(problems, fieldProblem{Field: bound.name,
+					Message: bound.name + " must be an RFC 3339 time such as 2026-12-01T00:00:00Z"})
+			}
+			*bound.dst = t
+		}
+	}
+	return f, problems
 }

@@ -45,8 +45,9 @@ func OpenStores(cfg config.Config, now func() time.Time) (*Stores, error) {
 	if st.Mail, err = mailstore.Open(db, nil); err == nil {
 		if st.Ledger, err = billing.Open(db, now); err == nil {
 			st.Market, err = marketplace.New(st.Ledger, st.Mail, marketplace.Config{
-				ReservationTTL: cfg.Billing.ReservationTTL.Duration,
-				SaveSent:       cfg.Mail.SaveSent,
+				ReservationTTL:          cfg.Billing.ReservationTTL.Duration,
+				SaveSent:                cfg.Mail.SaveSent,
+				PlatformFeeMicroPercent: cfg.Billing.PlatformFeePercent.Micros,
 			})
 		}
 	}
