@@ -188,3 +188,46 @@ func resolutions(tx *bolt.Tx, seqs []uint64) int {
 	}
 	return n
 }
+
+// Total is where the money of one currency is: in wallets, in holds, with
+// the platform, and the world account that balances them.
+type Total struct {
+	Currency  string `json:"currency"`
+	Available Amount `json:"available"`
+	Reserved  Amount `json:"reserved"`
+	Platform  Amount `json:"platform"`
+	World     Delta  `json:"world"`
+}
+
+// Totals sums the balance cache per currency.
+func (l *Ledger) Totals() ([]Total, error) {
+	byCurrency := map[string]*Total{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
+			account, currency, _ := strings.Cut(string(k), "\x00")
+			t := byCurrency[currency]
+			if t == nil {
+				t = &Total{Currency: currency}
+				byCurrency[currency] = t
+			}
+			n := int64(binary.BigEndian.Uint64(v))
+			switch {
+			case account == World:
+				t.World += Delta(n)
+			case account == Platform:
+				t.Platform += Amount(n)
+			case strings.HasPrefix(account, "wallet:"):
+				t.Available += Amount(n)
+			case strings.HasPrefix(account, "hold:"):
+				t.Reserved += Amount(n)
+			}
+			return nil
+		})
+	})
+	out := make([]Total, 0, len(byCurrency))
+	for _, t := range byCurrency {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out, err
+}

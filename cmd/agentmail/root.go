@@ -51,6 +51,7 @@ AGENTMAIL_DATA, then the flags.`)
 			" a running server uses its own)")
 
 	root.AddCommand(newServeCmd(&g), newAgentCmd(&g), newWalletCmd(&g), newPricingCmd(&g),
+		newReservationCmd(&g), newLedgerCmd(&g),
 		newDemoCmd())
 	return root
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,18 +10,19 @@ import (
 	"agentmail/internal/admin"
 )
 
-// historyLimitMax is the most entries one wallet history command shows.
-const historyLimitMax = 1000
-
 func newWalletCmd(g *globalFlags) *cobra.Command {
-	cmd := groupCmd("wallet", "Credit wallets and show balances and history",
+	cmd := groupCmd("wallet", "Credit, debit and transfer money; show balances, history and usage",
 		`Every agent has one wallet per currency: money available to spend and money
 reserved by open paid requests. Amounts are exact decimals with at most six
 fractional digits. ADDRESS may be an agent id or a full address.`)
 	cmd.Example = `  agentmail wallet credit buyer 10.00 --note "first top-up" --ref topup-1
   agentmail wallet balance buyer --json
-  agentmail wallet history buyer --limit 20`
-	cmd.AddCommand(newWalletCreditCmd(g), newWalletBalanceCmd(g), newWalletHistoryCmd(g))
+  agentmail wallet history buyer --limit 20
+  agentmail wallet debit buyer 1.50 --note "refund to card"
+  agentmail wallet transfer buyer seller 0.10 --note "goodwill"
+  agentmail wallet usage seller --status settled --csv`
+	cmd.AddCommand(newWalletCreditCmd(g), newWalletDebitCmd(g), newWalletTransferCmd(g),
+		newWalletBalanceCmd(g), newWalletHistoryCmd(g), newWalletUsageCmd(g))
 	return cmd
 }
 
@@ -104,53 +103,6 @@ func printBalance(w io.Writer, info admin.BalanceInfo, asJSON bool) error {
 	t := newTable(w, "CURRENCY", "AVAILABLE", "RESERVED")
 	for _, b := range info.Balances {
 		t.row(b.Currency, b.Available.String(), b.Reserved.String())
-	}
-	return t.flush()
-}
-
-func newWalletHistoryCmd(g *globalFlags) *cobra.Command {
-	var asJSON bool
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "history ADDRESS",
-		Short: "Show an agent's journal entries, newest first",
-		Long: `Show the journal entries that moved money of ADDRESS, newest first: credits,
-debits, reservations, settlements and expiries, with the change to its
-available and reserved balances.`,
-		Example: `  agentmail wallet history buyer
-  agentmail wallet history seller --limit 5 --json`,
-		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if limit < 1 || limit > historyLimitMax {
-				return usageError{fmt.Errorf("--limit must be from 1 to %d", historyLimitMax)}
-			}
-			return withAdmin(cmd, g, func(api admin.API) error {
-				rows, err := api.History(a[0], 0, limit)
-				if err != nil {
-					return err
-				}
-				return printHistory(cmd.OutOrStdout(), rows, asJSON)
-			})
-		},
-	}
-	cmd.Flags().IntVar(&limit, "limit", 50, "the most entries to show")
-	addJSONFlag(cmd, &asJSON)
-	return cmd
-}
-
-func printHistory(w io.Writer, rows []admin.HistoryRow, asJSON bool) error {
-	if asJSON {
-		if rows == nil {
-			rows = []admin.HistoryRow{}
-		}
-		return printJSON(w, rows)
-	}
-	t := newTable(w, "SEQ", "TIME", "KIND", "AVAILABLE", "RESERVED", "CURRENCY",
-		"COUNTERPARTY", "NOTE")
-	for _, r := range rows {
-		t.row(strconv.FormatUint(r.Seq, 10), r.Time.UTC().Format(time.RFC3339), r.Kind,
-			signed(r.AvailableChange), signed(r.ReservedChange), r.Currency,
-			r.Counterparty, r.Note)
 	}
 	return t.flush()
 }

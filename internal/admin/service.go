@@ -7,6 +7,8 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"agentmail/billing"
 	"agentmail/mailstore"
@@ -21,8 +23,14 @@ type API interface {
 	SetPassword(address, password string) error
 	RemoveAgent(address string) error
 	Credit(req CreditRequest) (billing.Entry, error)
+	Debit(req CreditRequest) (billing.Entry, error)
+	Transfer(req TransferRequest) (billing.Entry, error)
 	Balance(address string) (BalanceInfo, error)
-	History(address string, before uint64, limit int) ([]HistoryRow, error)
+	History(address string, q HistoryQuery) (HistoryPage, error)
+	Usage(address string, q UsageQuery) (UsagePage, error)
+	Reservations(q ReservationQuery) ([]marketplace.Request, error)
+	Void(reservationID, note string) (marketplace.Request, error)
+	Verify() (VerifyReport, error)
 	SetPricing(address string, p marketplace.Pricing) error
 	Pricing(address string) (marketplace.Pricing, error)
 }
@@ -155,23 +163,178 @@ func (s *Service) Balance(address string) (BalanceInfo, error) {
 	return BalanceInfo{ID: mailstore.AgentID(addr, s.domain), Balances: b}, err
 }
 
+// HistoryQuery selects and pages an agent's journal entries.
+type HistoryQuery struct {
+	Kind         string    `json:"kind,omitempty"`
+	Counterparty string    `json:"counterparty,omitempty"`
+	RequestID    string    `json:"request_id,omitempty"`
+	Since        time.Time `json:"since,omitzero"`
+	Until        time.Time `json:"until,omitzero"`
+	Before       uint64    `json:"before,omitempty"` // a previous page's Next
+	Limit        int       `json:"limit,omitempty"`
+}
+
+// HistoryPage is one page of history; Next is 0 on the last page.
+type HistoryPage struct {
+	Rows []HistoryRow `json:"rows"`
+	Next uint64       `json:"next,omitempty"`
+}
+
+// historyLimitMax bounds one page of history.
+const historyLimitMax = 1000
+
 // History returns the agent's journal, newest first.
-func (s *Service) History(address string, before uint64, limit int) ([]HistoryRow, error) {
+func (s *Service) History(address string, q HistoryQuery) (HistoryPage, error) {
 	addr, err := s.resolve(address)
 	if err != nil {
-		return nil, err
+		return HistoryPage{}, err
 	}
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
+	f := billing.HistoryFilter{Kind: q.Kind, Since: q.Since, Until: q.Until}
+	if q.Counterparty != "" {
+		if f.Counterparty, err = mailstore.ResolveAgent(q.Counterparty, s.domain); err != nil {
+			return HistoryPage{}, err
+		}
 	}
-	entries, err := s.market.Ledger().History(addr, before, limit)
-	rows := make([]HistoryRow, 0, len(entries))
+	if q.RequestID != "" {
+		f.HoldID = "/" + q.RequestID
+	}
+	if q.Limit <= 0 || q.Limit > historyLimitMax {
+		q.Limit = historyLimitMax
+	}
+	entries, next, err := s.market.Ledger().History(addr, f, q.Before, q.Limit)
+	page := HistoryPage{Rows: make([]HistoryRow, 0, len(entries)), Next: next}
 	for _, e := range entries {
 		avail, reserved := e.AgentDelta(addr)
-		rows = append(rows, HistoryRow{Entry: e, AvailableChange: billing.Delta(avail),
+		page.Rows = append(page.Rows, HistoryRow{Entry: e, AvailableChange: billing.Delta(avail),
 			ReservedChange: billing.Delta(reserved), Counterparty: e.Counterparty(addr)})
 	}
-	return rows, err
+	return page, err
+}
+
+// UsageQuery selects and pages an agent's requests.
+type UsageQuery struct {
+	Counterparty string    `json:"counterparty,omitempty"`
+	Status       string    `json:"status,omitempty"`
+	RequestID    string    `json:"request_id,omitempty"`
+	Since        time.Time `json:"since,omitzero"`
+	Until        time.Time `json:"until,omitzero"`
+	Cursor       string    `json:"cursor,omitempty"`
+	Limit        int       `json:"limit,omitempty"`
+}
+
+// UsagePage is one page of usage rows; Next is empty on the last page.
+type UsagePage struct {
+	Rows []marketplace.UsageRow `json:"rows"`
+	Next string                 `json:"next,omitempty"`
+}
+
+// Usage returns the requests the agent bought or sold, newest first.
+func (s *Service) Usage(address string, q UsageQuery) (UsagePage, error) {
+	addr, err := s.resolve(address)
+	if err != nil {
+		return UsagePage{}, err
+	}
+	f := marketplace.UsageFilter{Status: q.Status, RequestID: q.RequestID, Since: q.Since,
+		Until: q.Until}
+	if q.Counterparty != "" {
+		if f.Counterparty, err = mailstore.ResolveAgent(q.Counterparty, s.domain); err != nil {
+			return UsagePage{}, err
+		}
+	}
+	rows, next, err := s.market.UsageRows(addr, f, q.Cursor, q.Limit)
+	if rows == nil {
+		rows = []marketplace.UsageRow{}
+	}
+	return UsagePage{Rows: rows, Next: next}, err
+}
+
+// TransferRequest moves money between two agents' wallets.
+type TransferRequest struct {
+	From     string         `json:"from"`
+	To       string         `json:"to"`
+	Amount   billing.Amount `json:"amount"`
+	Currency string         `json:"currency"`
+	Note     string         `json:"note"`
+}
+
+// Debit takes money out of an agent's available balance; a note saying why
+// is required, for the audit trail.
+func (s *Service) Debit(req CreditRequest) (billing.Entry, error) {
+	addr, err := s.resolve(req.Address)
+	if err != nil {
+		return billing.Entry{}, err
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		return billing.Entry{}, errors.New("debit: a note saying why is required")
+	}
+	if req.Currency == "" {
+		req.Currency = "USD"
+	}
+	return s.market.Ledger().Debit(billing.Transfer{Agent: addr, Currency: req.Currency,
+		Amount: req.Amount, Note: req.Note, Ref: req.Ref})
+}
+
+// Transfer moves money between agents; a note is required.
+func (s *Service) Transfer(req TransferRequest) (billing.Entry, error) {
+	from, err := s.resolve(req.From)
+	if err != nil {
+		return billing.Entry{}, err
+	}
+	to, err := s.resolve(req.To)
+	if err != nil {
+		return billing.Entry{}, err
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		return billing.Entry{}, errors.New("transfer: a note saying why is required")
+	}
+	if req.Currency == "" {
+		req.Currency = "USD"
+	}
+	return s.market.Ledger().Transfer(from, to, billing.Transfer{Currency: req.Currency,
+		Amount: req.Amount, Note: req.Note})
+}
+
+// ReservationQuery selects reservations.
+type ReservationQuery struct {
+	OpenOnly bool   `json:"open_only,omitempty"`
+	Agent    string `json:"agent,omitempty"`
+}
+
+// Reservations lists requests and their reservations, oldest first.
+func (s *Service) Reservations(q ReservationQuery) ([]marketplace.Request, error) {
+	f := marketplace.ReservationFilter{OpenOnly: q.OpenOnly}
+	if q.Agent != "" {
+		addr, err := s.resolve(q.Agent)
+		if err != nil {
+			return nil, err
+		}
+		f.Agent = addr
+	}
+	return s.market.Reservations(f)
+}
+
+// Void returns an open reservation's money to its buyer; a note is required.
+func (s *Service) Void(reservationID, note string) (marketplace.Request, error) {
+	return s.market.Void(reservationID, note)
+}
+
+// VerifyReport is the outcome of a ledger check.
+type VerifyReport struct {
+	Breaches []billing.Breach `json:"breaches"`
+	Totals   []billing.Total  `json:"totals"`
+}
+
+// Verify rebuilds every balance from the journal and checks the invariants.
+func (s *Service) Verify() (VerifyReport, error) {
+	breaches, err := s.market.Ledger().Verify()
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	totals, err := s.market.Ledger().Totals()
+	if breaches == nil {
+		breaches = []billing.Breach{}
+	}
+	return VerifyReport{Breaches: breaches, Totals: totals}, err
 }
 
 // SetPricing publishes an agent's pricing.

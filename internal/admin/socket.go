@@ -25,12 +25,16 @@ const requestBytesMax = 1 << 20
 
 // call is the body of every admin request: the operation's arguments.
 type call struct {
-	Address  string               `json:"address,omitempty"`
-	Password string               `json:"password,omitempty"`
-	Credit   *CreditRequest       `json:"credit,omitempty"`
-	Pricing  *marketplace.Pricing `json:"pricing,omitempty"`
-	Before   uint64               `json:"before,omitempty"`
-	Limit    int                  `json:"limit,omitempty"`
+	Address      string               `json:"address,omitempty"`
+	Password     string               `json:"password,omitempty"`
+	Credit       *CreditRequest       `json:"credit,omitempty"`
+	Transfer     *TransferRequest     `json:"transfer,omitempty"`
+	Pricing      *marketplace.Pricing `json:"pricing,omitempty"`
+	History      HistoryQuery         `json:"history"`
+	Usage        UsageQuery           `json:"usage"`
+	Reservations ReservationQuery     `json:"reservations"`
+	Reservation  string               `json:"reservation,omitempty"`
+	Note         string               `json:"note,omitempty"`
 }
 
 type reply struct {
@@ -67,8 +71,26 @@ func Handler(svc *Service) http.Handler {
 			}
 			return svc.Credit(*c.Credit)
 		},
+		"debit": func(c call) (any, error) {
+			if c.Credit == nil {
+				return nil, errors.New("debit: missing arguments")
+			}
+			return svc.Debit(*c.Credit)
+		},
+		"transfer": func(c call) (any, error) {
+			if c.Transfer == nil {
+				return nil, errors.New("transfer: missing arguments")
+			}
+			return svc.Transfer(*c.Transfer)
+		},
 		"balance": func(c call) (any, error) { return svc.Balance(c.Address) },
-		"history": func(c call) (any, error) { return svc.History(c.Address, c.Before, c.Limit) },
+		"history": func(c call) (any, error) { return svc.History(c.Address, c.History) },
+		"usage":   func(c call) (any, error) { return svc.Usage(c.Address, c.Usage) },
+		"reservation-list": func(c call) (any, error) {
+			return svc.Reservations(c.Reservations)
+		},
+		"reservation-void": func(c call) (any, error) { return svc.Void(c.Reservation, c.Note) },
+		"ledger-verify":    func(call) (any, error) { return svc.Verify() },
 		"pricing-set": func(c call) (any, error) {
 			if c.Pricing == nil {
 				return nil, errors.New("pricing: missing arguments")
@@ -177,11 +199,46 @@ func (c *Client) Balance(address string) (b BalanceInfo, err error) {
 	return b, err
 }
 
+// Debit implements API.
+func (c *Client) Debit(req CreditRequest) (e billing.Entry, err error) {
+	err = c.do("debit", call{Credit: &req}, &e)
+	return e, err
+}
+
+// Transfer implements API.
+func (c *Client) Transfer(req TransferRequest) (e billing.Entry, err error) {
+	err = c.do("transfer", call{Transfer: &req}, &e)
+	return e, err
+}
+
 // History implements API.
-func (c *Client) History(address string, before uint64, limit int) (rows []HistoryRow,
-	err error) {
-	err = c.do("history", call{Address: address, Before: before, Limit: limit}, &rows)
-	return rows, err
+func (c *Client) History(address string, q HistoryQuery) (p HistoryPage, err error) {
+	err = c.do("history", call{Address: address, History: q}, &p)
+	return p, err
+}
+
+// Usage implements API.
+func (c *Client) Usage(address string, q UsageQuery) (p UsagePage, err error) {
+	err = c.do("usage", call{Address: address, Usage: q}, &p)
+	return p, err
+}
+
+// Reservations implements API.
+func (c *Client) Reservations(q ReservationQuery) (out []marketplace.Request, err error) {
+	err = c.do("reservation-list", call{Reservations: q}, &out)
+	return out, err
+}
+
+// Void implements API.
+func (c *Client) Void(reservationID, note string) (r marketplace.Request, err error) {
+	err = c.do("reservation-void", call{Reservation: reservationID, Note: note}, &r)
+	return r, err
+}
+
+// Verify implements API.
+func (c *Client) Verify() (r VerifyReport, err error) {
+	err = c.do("ledger-verify", call{}, &r)
+	return r, err
 }
 
 // SetPricing implements API.

@@ -99,12 +99,10 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	// Reservations that fell due while the server was down are returned
-	// before any new mail is accepted.
-	if _, err := st.Market.ExpireDue(); err != nil {
+	if err := s.prepareLedger(); err != nil {
 		s.closeListeners()
 		st.DB.Close()
-		return nil, fmt.Errorf("expire due reservations: %w", err)
+		return nil, err
 	}
 
 	s.smtp = smtpd.New(st.Mail, st.Market, smtpd.Config{
@@ -134,6 +132,13 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 			log.Error("expire reservations", "err", err)
 		})
 	}()
+	if every := cfg.Billing.VerifyInterval.Duration; every > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.verifyEvery(every)
+		}()
+	}
 	log.Info("agentmail serving", "domain", cfg.Domain, "data", cfg.DataDir,
 		"smtp", s.smtpLn.Addr().String(), "imap", s.imapLn.Addr().String(),
 		"http", s.httpLn.Addr().String())
