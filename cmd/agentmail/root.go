@@ -52,7 +52,7 @@ AGENTMAIL_DATA, then the flags.`)
 
 	root.AddCommand(newServeCmd(&g), newAgentCmd(&g), newWalletCmd(&g), newPricingCmd(&g),
 		newReservationCmd(&g), newLedgerCmd(&g),
-		newDemoCmd())
+		newDemoCmd(), newLoadCmd(&g))
 	return root
 }
 
