@@ -59,6 +59,11 @@ func (l *Ledger) Verify() ([]Breach, error) {
 //   - open holds sum to each agent's reserved balance;
 //   - every resolved hold has charged + released = amount.
 func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
+	for _, name := range [][]byte{bucketJournal, bucketBalances, bucketHolds} {
+		if tx.Bucket(name) == nil {
+			return nil, fmt.Errorf("no ledger here: bucket %s is missing", name)
+		}
+	}
 	var out []Breach
 	add := func(entries []uint64, inv, format string, args ...any) {
 		out = append(out, Breach{inv, fmt.Sprintf(format, args...), entries})
