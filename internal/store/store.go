@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,6 +47,11 @@ type DB struct {
 	bolt  *bolt.DB
 	queue chan *op
 	done  chan struct{}
+
+	upgradedFrom uint64
+	// fenced holds the commit error after which no write is safe any more;
+	// see classifyCommitError.
+	fenced atomic.Pointer[error]
 
 	closeMu sync.RWMutex // held for reading while sending to queue
 	closed  bool
@@ -93,10 +99,20 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	db := &DB{bolt: b, queue: make(chan *op, queueLenMax), done: make(chan struct{})}
+	from, err := migrate(b)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	db := &DB{bolt: b, queue: make(chan *op, queueLenMax), done: make(chan struct{}),
+		upgradedFrom: from}
 	go db.writer()
 	return db, nil
 }
+
+// UpgradedFrom returns the data format version the file had when it was
+// opened; it is FormatVersion unless Open upgraded the file.
+func (db *DB) UpgradedFrom() uint64 { return db.upgradedFrom }
 
 // Bolt returns the underlying bbolt handle, for read transactions, backups and
 // checks. Writes must go through Update.
@@ -114,6 +130,9 @@ func (db *DB) View(fn func(*bolt.Tx) error) error { return db.bolt.View(fn) }
 // outside the transaction except through Tx.OnCommit, and it must report
 // results through variables it overwrites on every run.
 func (db *DB) Update(fn func(*Tx) error) error {
+	if err := db.fenced.Load(); err != nil {
+		return *err
+	}
 	o := &op{fn: fn, reply: make(chan error, 1)}
 	db.closeMu.RLock()
 	if db.closed {
@@ -165,6 +184,12 @@ func (db *DB) writer() {
 // out and the others are replayed in a fresh transaction, so one bad
 // operation never discards the work of the rest.
 func (db *DB) commit(batch []*op) {
+	if err := db.fenced.Load(); err != nil {
+		for _, o := range batch {
+			o.reply <- *err
+		}
+		return
+	}
 	pending := batch
 	for len(pending) > 0 {
 		failed := -1
@@ -192,8 +217,9 @@ func (db *DB) commit(batch []*op) {
 		if failed < 0 {
 			// The commit itself failed (disk full, I/O error): nothing of
 			// this batch is durable and every caller is told so.
+			err = db.commitFailed(err)
 			for _, o := range pending {
-				o.reply <- fmt.Errorf("commit: %w", err)
+				o.reply <- err
 			}
 			return
 		}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FormatVersion is the data format this build reads and writes. Raise it
+// whenever a bucket's layout or a stored value's encoding changes, and
+// register the step that rewrites the previous version in upgrades.
+//
+// Versions:
+//   - 0: no store_meta bucket; every store written before versions existed.
+//   - 1: store_meta/format_version records the version; nothing else changed.
+const FormatVersion uint64 = 1
+
+var (
+	bucketStoreMeta  = []byte("store_meta")
+	keyFormatVersion = []byte("format_version") // big-endian uint64
+)
+
+// ErrNewerFormat is returned when the data was written by a newer agentmail.
+var ErrNewerFormat = errors.New("data format is newer than this agentmail understands")
+
+// upgrades[v] rewrites a version-v store as version v+1. Each step runs in
+// the same transaction as the version bump after it, and all steps from the
+// stored version to FormatVersion share one transaction: an upgrade is done
+// completely or not at all.
+var upgrades = map[uint64]func(*bolt.Tx) error{
+	0: upgradeFrom0,
+}
+
+// upgradeFrom0 has nothing to rewrite: format 1 only adds store_meta, which
+// the version bump creates.
+func upgradeFrom0(*bolt.Tx) error { return nil }
+
+// ReadFormatVersion returns the format version recorded in tx. A store
+// without store_meta is version 0 when it holds any bucket; an empty file
+// (fresh is true) has no version yet.
+func ReadFormatVersion(tx *bolt.Tx) (version uint64, fresh bool, err error) {
+	meta := tx.Bucket(bucketStoreMeta)
+	if meta == nil {
+		k, _ := tx.Cursor().First()
+		return 0, k == nil, nil
+	}
+	v := meta.Get(keyFormatVersion)
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("store_meta/format_version: %d bytes, want 8", len(v))
+	}
+	return binary.BigEndian.Uint64(v), false, nil
+}
+
+// CheckFormatVersion refuses a version this build cannot read.
+func CheckFormatVersion(version uint64) error {
+	if version > FormatVersion {
+		return fmt.Errorf("%w: data format %d, this agentmail reads up to %d; "+
+			"run a newer agentmail or restore a backup written by this one",
+			ErrNewerFormat, version, FormatVersion)
+	}
+	return nil
+}
+
+// migrate brings the file to FormatVersion before any other transaction
+// runs. It returns the version the file had, which equals FormatVersion when
+// nothing was done.
+func migrate(b *bolt.DB) (from uint64, err error) {
+	err = b.Update(func(tx *bolt.Tx) error {
+		version, fresh, err := ReadFormatVersion(tx)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			version = FormatVersion
+		}
+		from = version
+		if err := CheckFormatVersion(version); err != nil {
+			return err
+		}
+		for v := version; v < FormatVersion; v++ {
+			step, ok := upgrades[v]
+			if !ok {
+				return fmt.Errorf("no upgrade registered from data format %d", v)
+			}
+			if err := step(tx); err != nil {
+				return fmt.Errorf("upgrade data format %d to %d: %w", v, v+1, err)
+			}
+		}
+		if !fresh && version == FormatVersion {
+			return nil
+		}
+		return writeFormatVersion(tx, FormatVersion)
+	})
+	return from, err
+}
+
+func writeFormatVersion(tx *bolt.Tx, version uint64) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketStoreMeta)
+	if err != nil {
+		return fmt.Errorf("create store_meta: %w", err)
+	}
+	return meta.Put(keyFormatVersion, binary.BigEndian.AppendUint64(nil, version))
+}
