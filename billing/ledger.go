@@ -159,10 +159,10 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 		if account == World {
 			low, high = -int64(AmountMax), 0
 		}
-		if v < low {
+		if v < low && account != World {
 			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, account)
 		}
-		if v > high {
+		if v < low || v > high { // the world below -AmountMax is too much money
 			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, account, ErrOverflow)
 		}
 	}
