@@ -13,14 +13,28 @@ import (
 	"agentmail/mailstore"
 )
 
-// Fetch implements imapserver.Session. Messages are read one at a time, out
-// of any lock and read transaction, so a slow client holds up nobody.
+// fetchChunk is how many messages' metadata Fetch reads at a time, so
+// that FETCH 1:* of a large mailbox needs little memory.
+const fetchChunk = 512
+
+// Fetch implements imapserver.Session. Metadata is read a chunk at a time
+// and message bytes one message at a time, out of any lock and read
+// transaction, so a slow client holds up nobody.
 func (sess *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet,
 	options *imap.FetchOptions) error {
 	refs := sess.sel.resolve(numSet)
-	if len(refs) == 0 {
-		return nil
+	for len(refs) > 0 {
+		n := min(len(refs), fetchChunk)
+		if err := sess.fetchChunk(w, refs[:n], options); err != nil {
+			return err
+		}
+		refs = refs[n:]
 	}
+	return nil
+}
+
+func (sess *session) fetchChunk(w *imapserver.FetchWriter, refs []msgRef,
+	options *imap.FetchOptions) error {
 	metas, err := sess.srv.ms.Messages(sess.agent, sess.sel.name, refUIDs(refs))
 	if err != nil {
 		return sess.storeError("fetch", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"golang.org/x/crypto/bcrypt"
 
 	"agentmail/internal/store"
 	"agentmail/mailstore"
@@ -22,7 +23,7 @@ const (
 
 // testEnv is a server on a real listener over a real database.
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	db   *store.DB
 	ms   *mailstore.Store
@@ -31,7 +32,7 @@ type testEnv struct {
 	done chan error
 }
 
-func newEnv(t *testing.T, dir string, agents ...string) *testEnv {
+func newEnv(t testing.TB, dir string, agents ...string) *testEnv {
 	t.Helper()
 	db, err := store.Open(dir, store.Options{NoSync: true})
 	if err != nil {
@@ -41,6 +42,7 @@ func newEnv(t *testing.T, dir string, agents ...string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ms.SetPasswordCost(bcrypt.MinCost)
 	for _, a := range agents {
 		if err := ms.AddAgent(a+"@"+testDomain, testPassword); err != nil {
 			t.Fatal(err)

@@ -27,11 +27,12 @@ func (l *chanListener) deliver(c net.Conn) bool {
 	}
 }
 
-// Accept implements net.Listener.
+// Accept implements net.Listener. Connections reach the library with
+// their writes gathered (see flushConn).
 func (l *chanListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
-		return c, nil
+		return withFlushConn(c), nil
 	case <-l.done:
 		return nil, net.ErrClosed
 	}

@@ -7,7 +7,13 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+
+	"agentmail/mailstore"
 )
+
+// keywordsMax bounds the keywords announced in FLAGS, as mailstore bounds
+// those it remembers.
+const keywordsMax = 256
 
 type mailboxKey struct{ agent, mailbox string }
 
@@ -26,7 +32,8 @@ type liveMailbox struct {
 	uidLast     uint32 // highest UID ever assigned, loaded or announced
 	uids        []uint32
 	tracker     *imapserver.MailboxTracker
-	watchers    map[*selection]struct{} // sessions to wake when idle
+	keywords    []string                // announced in FLAGS, at most keywordsMax
+	watchers    map[*selection]struct{} // every selection of this mailbox
 	gone        chan struct{}           // closed once the mailbox is deleted or renamed
 }
 
@@ -66,6 +73,7 @@ func (s *Server) loadLocked(lm *liveMailbox) error {
 		return fmt.Errorf("load %s: %w", lm.key.mailbox, err)
 	}
 	lm.uids = uids
+	lm.keywords = slices.Clone(info.Keywords)
 	lm.uidValidity = info.UIDValidity
 	lm.uidLast = info.UIDNext - 1
 	lm.tracker = imapserver.NewMailboxTracker(uint32(len(uids)))
@@ -107,14 +115,21 @@ func (s *Server) Appended(agent, mailbox string, uid uint32) {
 	// One EXISTS per message: SessionTracker.EncodeSeqNum only handles
 	// increments of one.
 	lm.tracker.QueueNumMessages(uint32(len(lm.uids)))
-	lm.wakeLocked()
+	lm.queuedLocked(nil, 1, 0)
 }
 
-// wakeLocked tells idle sessions that updates are queued. The library's
-// own SessionTracker.Idle misses updates queued before it starts waiting,
-// so sessions idle on their own wake channel and poll after every wake.
-func (lm *liveMailbox) wakeLocked() {
+// queuedLocked records that n updates, expunges of them EXPUNGEs, were
+// queued for every selection but source, and wakes the idle ones. The
+// library's own SessionTracker.Idle misses updates queued before it
+// starts waiting, so sessions idle on their own wake channel and poll
+// after every wake.
+func (lm *liveMailbox) queuedLocked(source *imapserver.SessionTracker, n, expunges int) {
 	for sel := range lm.watchers {
+		if source != nil && sel.tracker == source {
+			continue
+		}
+		sel.pending += n
+		sel.expunges += expunges
 		select {
 		case sel.wake <- struct{}{}:
 		default:
@@ -133,17 +148,40 @@ func (s *Server) Expunged(agent, mailbox string, uids []uint32) {
 	if !lm.loaded {
 		return
 	}
-	// TODO: each removal shifts the slice, O(n) per UID; a large EXPUNGE
-	// in a large mailbox would want one compaction pass.
+	// The positions are found first and the slice compacted once, so a
+	// large EXPUNGE costs one pass, not one shift per message. Each
+	// EXPUNGE carries the sequence number as of the ones before it
+	// (RFC 9051 section 7.5.1).
+	gone := make([]int, 0, len(uids))
 	for _, uid := range uids {
-		i, found := slices.BinarySearch(lm.uids, uid)
-		if !found {
-			continue
+		if i, found := slices.BinarySearch(lm.uids, uid); found {
+			gone = append(gone, i)
 		}
-		lm.uids = slices.Delete(lm.uids, i, i+1)
-		lm.tracker.QueueExpunge(uint32(i + 1))
 	}
-	lm.wakeLocked()
+	if len(gone) == 0 {
+		return
+	}
+	slices.Sort(gone)
+	gone = slices.Compact(gone)
+	for k, i := range gone {
+		lm.tracker.QueueExpunge(uint32(i - k + 1))
+	}
+	lm.uids = removePositions(lm.uids, gone)
+	lm.queuedLocked(nil, len(gone), len(gone))
+}
+
+// removePositions removes the elements at the given ascending positions,
+// in place.
+func removePositions(uids []uint32, positions []int) []uint32 {
+	out := uids[:positions[0]]
+	for k, i := range positions {
+		end := len(uids)
+		if k+1 < len(positions) {
+			end = positions[k+1]
+		}
+		out = append(out, uids[i+1:end]...)
+	}
+	return out
 }
 
 // FlagsChanged implements mailstore.Observer.
@@ -168,8 +206,28 @@ func (s *Server) FlagsChangedBy(agent, mailbox string, uid uint32, flags []strin
 		return
 	}
 	source, _ := origin.(*imapserver.SessionTracker)
+	if lm.addKeywordsLocked(flags) {
+		// A new keyword is announced with FLAGS before the FETCH that
+		// carries it, to every session (RFC 9051 section 7.3.5).
+		lm.tracker.QueueMailboxFlags(mailboxFlags(lm.keywords))
+		lm.queuedLocked(nil, 1, 0)
+	}
 	lm.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(flags), source)
-	lm.wakeLocked()
+	lm.queuedLocked(source, 1, 0)
+}
+
+// addKeywordsLocked adds the keywords among flags to those announced and
+// reports whether any was new.
+func (lm *liveMailbox) addKeywordsLocked(flags []string) bool {
+	added := false
+	for _, f := range flags {
+		if mailstore.IsKeyword(f) && !mailstore.HasFlag(lm.keywords, f) &&
+			len(lm.keywords) < keywordsMax {
+			lm.keywords = append(lm.keywords, f)
+			added = true
+		}
+	}
+	return added
 }
 
 // MailboxGone implements mailstore.Observer. Sessions that have the mailbox

@@ -3,6 +3,7 @@ package imapd
 import (
 	"errors"
 	"slices"
+	"sort"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -15,7 +16,9 @@ var systemFlags = []imap.Flag{
 	imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft,
 }
 
-// Select implements imapserver.Session (SELECT and EXAMINE).
+// Select implements imapserver.Session (SELECT and EXAMINE). Its cost does
+// not grow with the mailbox: the counts, keywords and first unseen message
+// come from the mailbox's indexes, and the UIDs from the live state.
 func (sess *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	sess.unselect()
 	name, err := mailboxName(name)
@@ -26,28 +29,38 @@ func (sess *session) Select(name string, options *imap.SelectOptions) (*imap.Sel
 	if err != nil {
 		return nil, sess.storeError("select", err)
 	}
-	metas, err := sess.srv.ms.Messages(sess.agent, name, nil)
+
+	lm.mu.Lock()
+	// Read under mu, like the load: no announcement slips in between.
+	info, unseenUID, err := sess.srv.ms.Summary(sess.agent, name)
+	if lm.addKeywordsLocked(info.Keywords) {
+		// Keywords first set by APPEND or COPY reach the others' FLAGS here.
+		lm.tracker.QueueMailboxFlags(mailboxFlags(lm.keywords))
+		lm.queuedLocked(nil, 1, 0)
+	}
 	if err != nil {
+		lm.mu.Unlock()
 		sess.srv.release(lm)
 		return nil, sess.storeError("select", err)
 	}
-
-	lm.mu.Lock()
 	sel := &selection{name: name, lm: lm, tracker: lm.tracker.NewSession(),
 		readOnly: options.ReadOnly, wake: make(chan struct{}, 1)}
 	lm.watchers[sel] = struct{}{}
-	uids := slices.Clone(lm.uids)
 	data := &imap.SelectData{
-		NumMessages: uint32(len(uids)),
+		NumMessages: uint32(len(lm.uids)),
 		UIDNext:     imap.UID(lm.uidLast + 1),
 		UIDValidity: lm.uidValidity,
+		Flags:       mailboxFlags(info.Keywords),
+	}
+	if unseenUID != 0 {
+		i, _ := slices.BinarySearch(lm.uids, unseenUID)
+		if i < len(lm.uids) {
+			data.FirstUnseenSeqNum = uint32(i + 1)
+		}
 	}
 	lm.mu.Unlock()
 	sess.setSelected(sel)
 
-	data.Flags, data.FirstUnseenSeqNum = summarize(metas, uids)
-	// TODO: a keyword first set after SELECT is not announced with an
-	// untagged FLAGS; clients still see it in FETCH FLAGS.
 	data.PermanentFlags = append(slices.Clone(data.Flags), imap.FlagWildcard)
 	if options.ReadOnly {
 		// RFC 9051 section 6.3.3: no flag can be changed in EXAMINE.
@@ -56,27 +69,14 @@ func (sess *session) Select(name string, options *imap.SelectOptions) (*imap.Sel
 	return data, nil
 }
 
-// summarize returns the flags in use (system flags and every keyword) and
-// the sequence number of the first unseen message among uids.
-func summarize(metas []mailstore.Message, uids []uint32) ([]imap.Flag, uint32) {
+// mailboxFlags are the flags of the FLAGS response: the system flags and
+// the keywords in use.
+func mailboxFlags(keywords []string) []imap.Flag {
 	flags := slices.Clone(systemFlags)
-	unseen := make(map[uint32]bool)
-	for _, m := range metas {
-		for _, f := range m.Flags {
-			if !mailstore.HasFlag(flagStrings(flags), f) && f != `\Recent` {
-				flags = append(flags, imap.Flag(f))
-			}
-		}
-		if !mailstore.HasFlag(m.Flags, string(imap.FlagSeen)) {
-			unseen[m.UID] = true
-		}
+	for _, k := range keywords {
+		flags = append(flags, imap.Flag(k))
 	}
-	for i, uid := range uids {
-		if unseen[uid] {
-			return flags, uint32(i + 1)
-		}
-	}
-	return flags, 0
+	return flags
 }
 
 // msgRef is a message the client named: its sequence number in the
@@ -89,9 +89,9 @@ type msgRef struct {
 // resolve turns a sequence or UID set from the client into messages, in
 // ascending order. Messages the client has not yet been told of (no
 // sequence number in its view) and those already expunged are left out
-// (RFC 9051 section 7.5.2 lets the server omit them).
-// TODO: this walks every message of the mailbox; fine for thousands,
-// slow for millions.
+// (RFC 9051 section 7.5.2 lets the server omit them). It costs the number
+// of messages named, plus a binary search: while the session has no
+// updates queued its view is the live one and numbers map directly.
 func (sel *selection) resolve(numSet imap.NumSet) []msgRef {
 	if imap.IsSearchRes(numSet) {
 		numSet = sel.searchRes
@@ -99,38 +99,77 @@ func (sel *selection) resolve(numSet imap.NumSet) []msgRef {
 	sel.lm.mu.Lock()
 	defer sel.lm.mu.Unlock()
 
-	all := make([]msgRef, 0, len(sel.lm.uids))
-	for i, uid := range sel.lm.uids {
-		if seq := sel.tracker.EncodeSeqNum(uint32(i + 1)); seq != 0 {
-			all = append(all, msgRef{seq: seq, uid: uid})
-		}
-	}
+	v := sel.viewLocked()
 	var out []msgRef
 	switch set := numSet.(type) {
 	case imap.SeqSet:
-		var last uint32
-		if len(all) > 0 {
-			last = all[len(all)-1].seq
-		}
-		set = staticSeqSet(set, last)
-		for _, r := range all {
-			if set.Contains(r.seq) {
-				out = append(out, r)
+		for _, r := range staticSeqSet(set, v.lastSeq) {
+			for c := r.Start; c <= min(r.Stop, v.lastSeq) && c != 0; c++ {
+				if s := v.decode(c); s != 0 && int(s) <= v.known {
+					out = append(out, msgRef{seq: c, uid: v.uids[s-1]})
+				}
 			}
 		}
 	case imap.UIDSet:
-		var last uint32
-		if n := len(sel.lm.uids); n > 0 {
-			last = sel.lm.uids[n-1]
+		var lastUID uint32
+		if v.known > 0 {
+			lastUID = v.uids[v.known-1]
 		}
-		set = staticUIDSet(set, last)
-		for _, r := range all {
-			if set.Contains(imap.UID(r.uid)) {
-				out = append(out, r)
+		known := v.uids[:v.known]
+		for _, r := range staticUIDSet(set, lastUID) {
+			i, _ := slices.BinarySearch(known, uint32(r.Start))
+			for ; i < len(known) && known[i] <= uint32(r.Stop); i++ {
+				if c := v.encode(uint32(i + 1)); c != 0 {
+					out = append(out, msgRef{seq: c, uid: known[i]})
+				}
 			}
 		}
 	}
+	if multiRange(numSet) {
+		slices.SortFunc(out, func(a, b msgRef) int { return int(a.seq) - int(b.seq) })
+		out = slices.CompactFunc(out, func(a, b msgRef) bool { return a.seq == b.seq })
+	}
 	return out
+}
+
+// view is how a session's sequence numbers map onto the live UIDs.
+type view struct {
+	uids           []uint32
+	known          int    // live messages the session has been told of: a prefix
+	lastSeq        uint32 // the session's highest sequence number among them
+	encode, decode func(uint32) uint32
+}
+
+func identity(n uint32) uint32 { return n }
+
+// viewLocked describes the session's view; lm.mu must be held. Messages
+// the session does not know of yet are always the newest, so they form a
+// suffix of the live UIDs and a binary search finds where they start.
+func (sel *selection) viewLocked() view {
+	uids := sel.lm.uids
+	if sel.pending == 0 {
+		n := uint32(len(uids))
+		return view{uids: uids, known: len(uids), lastSeq: n, encode: identity,
+			decode: identity}
+	}
+	v := view{uids: uids, encode: sel.tracker.EncodeSeqNum, decode: sel.tracker.DecodeSeqNum}
+	v.known = sort.Search(len(uids), func(i int) bool { return v.encode(uint32(i+1)) == 0 })
+	if v.known > 0 {
+		v.lastSeq = v.encode(uint32(v.known))
+	}
+	return v
+}
+
+// multiRange reports whether a set has several ranges, which may overlap
+// or come in any order.
+func multiRange(set imap.NumSet) bool {
+	switch s := set.(type) {
+	case imap.SeqSet:
+		return len(s) > 1
+	case imap.UIDSet:
+		return len(s) > 1
+	}
+	return false
 }
 
 // staticSeqSet replaces "*" with the largest number (RFC 9051 section 9,

@@ -51,6 +51,23 @@ type selection struct {
 	readOnly  bool
 	searchRes imap.UIDSet   // saved by SEARCH RETURN (SAVE), RFC 5182
 	wake      chan struct{} // poked when updates are queued, capacity 1
+
+	// pending counts updates queued to tracker since it was last emptied,
+	// and expunges those that are EXPUNGEs; both guarded by lm.mu. While
+	// pending is zero the session's view is the live one.
+	pending, expunges int
+}
+
+// poll writes the session's queued updates. The counts are cleared before
+// the queue is drained, under lm.mu, so an update queued meanwhile is
+// counted again: pending may be too high, never too low.
+func (sel *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	sel.lm.mu.Lock()
+	if allowExpunge || sel.expunges == 0 {
+		sel.pending, sel.expunges = 0, 0
+	}
+	sel.lm.mu.Unlock()
+	return sel.tracker.Poll(w, allowExpunge)
 }
 
 func (sess *session) logger() *slog.Logger {
@@ -107,7 +124,7 @@ func (sess *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err := sess.checkGone(); err != nil {
 		return err
 	}
-	return sess.sel.tracker.Poll(w, allowExpunge)
+	return sess.sel.poll(w, allowExpunge)
 }
 
 // Idle implements imapserver.Session (RFC 2177). Without a selected
@@ -119,7 +136,7 @@ func (sess *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) erro
 		return nil
 	}
 	for {
-		if err := sel.tracker.Poll(w, true); err != nil {
+		if err := sel.poll(w, true); err != nil {
 			return err
 		}
 		select {

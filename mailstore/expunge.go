@@ -24,38 +24,31 @@ func (s *Store) Expunge(agent, mailbox string, uids []uint32) ([]uint32, error) 
 		if err != nil {
 			return fmt.Errorf("expunge %s: %w", mailbox, err)
 		}
-		candidates, err := deletedUIDs(b.Bucket(bucketMeta), uids)
-		if err != nil {
-			return fmt.Errorf("expunge %s: %w", mailbox, err)
-		}
-		gone, err = s.removeTx(tx, agent, b, candidates)
+		gone, err = s.removeTx(tx, agent, b, deletedUIDs(b.Bucket(bucketDeleted), uids))
 		return err
 	})
 	return gone, err
 }
 
 // deletedUIDs lists, ascending, the UIDs flagged \Deleted, among only if
-// only is not nil.
-func deletedUIDs(mb *bolt.Bucket, only []uint32) ([]uint32, error) {
+// only is not nil. The index makes it cost the number of such messages, not
+// the size of the mailbox.
+func deletedUIDs(db *bolt.Bucket, only []uint32) []uint32 {
 	var out []uint32
-	check := func(uid uint32) error {
-		m, ok, err := getMeta(mb, uid)
-		if err == nil && ok && HasFlag(m.Flags, FlagDeleted) {
-			out = append(out, uid)
-		}
-		return err
-	}
 	if only != nil {
 		for _, uid := range only {
-			if err := check(uid); err != nil {
-				return nil, err
+			if db.Get(uidKey(uid)) != nil {
+				out = append(out, uid)
 			}
 		}
 		slices.Sort(out)
-		return slices.Compact(out), nil
+		return slices.Compact(out)
 	}
-	err := mb.ForEach(func(k, _ []byte) error { return check(uidFromKey(k)) })
-	return out, err
+	_ = db.ForEach(func(k, _ []byte) error {
+		out = append(out, uidFromKey(k))
+		return nil
+	})
+	return out
 }
 
 // removeTx deletes the given UIDs (those present) from the mailbox in b,
@@ -69,19 +62,24 @@ func (s *Store) removeTx(tx *store.Tx, agent string, b *bolt.Bucket,
 	mb, rb := b.Bucket(bucketMeta), b.Bucket(bucketRaw)
 	var gone []uint32
 	for _, uid := range uids {
-		k := uidKey(uid)
-		if mb.Get(k) == nil {
-			continue
-		}
-		size := int64(len(rb.Get(k)))
-		if err := mb.Delete(k); err != nil {
+		m, ok, err := getMeta(mb, uid)
+		if err != nil {
 			return nil, err
 		}
-		if err := rb.Delete(k); err != nil {
+		if !ok {
+			continue
+		}
+		if err := account(b, &info, uid, m.Flags, m.Size, -1); err != nil {
+			return nil, err
+		}
+		if err := mb.Delete(uidKey(uid)); err != nil {
+			return nil, err
+		}
+		if err := rb.Delete(uidKey(uid)); err != nil {
 			return nil, err
 		}
 		info.Messages--
-		info.Size -= size
+		info.Size -= m.Size
 		gone = append(gone, uid)
 	}
 	if len(gone) == 0 {
@@ -136,7 +134,7 @@ func (s *Store) Copy(agent, src string, uids []uint32, dst string, move bool) (C
 		if move && CanonicalName(src) == CanonicalName(dst) {
 			return fmt.Errorf("move within %s: source and destination are the same", src)
 		}
-		res, err = s.copyTx(tx, agent, sb, sorted, dst)
+		res, err = s.copyTx(tx, agent, sb, sorted, dst, move)
 		res.UIDValidity = dstInfo.UIDValidity
 		if err != nil || !move {
 			return err
@@ -147,8 +145,10 @@ func (s *Store) Copy(agent, src string, uids []uint32, dst string, move bool) (C
 	return res, err
 }
 
+// copyTx copies messages of the mailbox in sb to dst; moved says the
+// originals are about to be removed, so storage use does not grow.
 func (s *Store) copyTx(tx *store.Tx, agent string, sb *bolt.Bucket, uids []uint32,
-	dst string) (CopyResult, error) {
+	dst string, moved bool) (CopyResult, error) {
 	var res CopyResult
 	mb, rb := sb.Bucket(bucketMeta), sb.Bucket(bucketRaw)
 	for _, uid := range uids {
@@ -165,7 +165,7 @@ func (s *Store) copyTx(tx *store.Tx, agent string, sb *bolt.Bucket, uids []uint3
 		if raw == nil {
 			raw = []byte{}
 		}
-		d := Delivery{Agent: agent, Mailbox: dst, Raw: raw, Flags: m.Flags}
+		d := Delivery{Agent: agent, Mailbox: dst, Raw: raw, Flags: m.Flags, moved: moved}
 		d.Date = m.message(uid).InternalDate
 		_, newUID, err := s.DeliverTx(tx, d)
 		if err != nil {

@@ -1,7 +1,6 @@
 package mailstore
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,6 +48,7 @@ func (s *Store) StoreFlags(agent, mailbox string, uids []uint32, op FlagOp, flag
 		if err != nil {
 			return err
 		}
+		changed := false
 		mb := b.Bucket(bucketMeta)
 		for _, uid := range uids {
 			m, ok, err := getMeta(mb, uid)
@@ -60,17 +60,33 @@ func (s *Store) StoreFlags(agent, mailbox string, uids []uint32, op FlagOp, flag
 			}
 			next := ApplyFlags(m.Flags, op, flags)
 			if !sameFlags(m.Flags, next) {
-				m.Flags = next
-				if err := putMeta(mb, uid, m); err != nil {
+				if err := reflag(b, &info, uid, m, next); err != nil {
 					return err
 				}
+				m.Flags, changed = next, true
 				s.announceFlags(tx, agent, info.Name, uid, next, origin)
 			}
 			out = append(out, m.message(uid))
 		}
-		return nil
+		if !changed {
+			return nil
+		}
+		return writeState(b, info)
 	})
 	return out, err
+}
+
+// reflag stores a message's new flags and moves it between the indexes.
+func reflag(b *bolt.Bucket, info *MailboxInfo, uid uint32, m messageMeta,
+	next []string) error {
+	if err := account(b, info, uid, m.Flags, m.Size, -1); err != nil {
+		return err
+	}
+	if err := account(b, info, uid, next, m.Size, +1); err != nil {
+		return err
+	}
+	m.Flags = next
+	return putMeta(b.Bucket(bucketMeta), uid, m)
 }
 
 func (s *Store) announceFlags(tx *store.Tx, agent, mailbox string, uid uint32,
@@ -122,24 +138,4 @@ func sameFlags(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// getMeta reads a message's metadata; ok is false when the UID is absent.
-func getMeta(mb *bolt.Bucket, uid uint32) (m messageMeta, ok bool, err error) {
-	v := mb.Get(uidKey(uid))
-	if v == nil {
-		return m, false, nil
-	}
-	if err := json.Unmarshal(v, &m); err != nil {
-		return m, false, fmt.Errorf("message %d: %w", uid, err)
-	}
-	return m, true, nil
-}
-
-func putMeta(mb *bolt.Bucket, uid uint32, m messageMeta) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return mb.Put(uidKey(uid), data)
 }

@@ -108,7 +108,7 @@ func renameBucket(ab *bolt.Bucket, oldName, newName string) error {
 	if err != nil {
 		return err
 	}
-	for _, sub := range [][]byte{bucketMeta, bucketRaw} {
+	for _, sub := range mailboxSubBuckets {
 		dst, err := nb.CreateBucket(sub)
 		if err != nil {
 			return err
@@ -146,7 +146,7 @@ func (s *Store) renameInboxTx(tx *store.Tx, agent, newName string) error {
 		uids = append(uids, uidFromKey(k))
 		return nil
 	})
-	res, err := s.copyTx(tx, agent, ib, uids, newName)
+	res, err := s.copyTx(tx, agent, ib, uids, newName, true)
 	if err != nil {
 		return err
 	}
@@ -154,42 +154,8 @@ func (s *Store) renameInboxTx(tx *store.Tx, agent, newName string) error {
 	return err
 }
 
-// MailboxStatus is a mailbox's description with the counts STATUS needs.
-type MailboxStatus struct {
-	MailboxInfo
-	Unseen      uint32
-	Deleted     uint32
-	DeletedSize int64
-}
-
-// Status returns a mailbox's description and flag counts.
-// TODO: this reads every message's metadata; keep the counts in the
-// mailbox state once flag changes all go through this package.
-func (s *Store) Status(agent, name string) (MailboxStatus, error) {
-	var st MailboxStatus
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := mailboxBucket(tx, agent, name)
-		if err != nil {
-			return err
-		}
-		st.MailboxInfo, err = readState(b)
-		if err != nil {
-			return err
-		}
-		return b.Bucket(bucketMeta).ForEach(func(k, _ []byte) error {
-			m, _, err := getMeta(b.Bucket(bucketMeta), uidFromKey(k))
-			if err != nil {
-				return err
-			}
-			if !HasFlag(m.Flags, `\Seen`) {
-				st.Unseen++
-			}
-			if HasFlag(m.Flags, FlagDeleted) {
-				st.Deleted++
-				st.DeletedSize += m.Size
-			}
-			return nil
-		})
-	})
-	return st, err
+// Status returns a mailbox's description with its flag counts, which the
+// mailbox keeps current: the cost does not grow with its size.
+func (s *Store) Status(agent, name string) (MailboxInfo, error) {
+	return s.Mailbox(agent, name)
 }

@@ -31,6 +31,9 @@ var (
 	keyUIDValidity  = []byte("uidvalidity")
 )
 
+// mailboxSubBuckets are the buckets inside every mailbox's bucket.
+var mailboxSubBuckets = [][]byte{bucketMeta, bucketRaw, bucketUnseen, bucketDeleted}
+
 // Delimiter separates levels of the mailbox hierarchy.
 const Delimiter = '/'
 
@@ -64,6 +67,17 @@ type MailboxInfo struct {
 	Subscribed  bool   `json:"subscribed"`
 	Messages    uint32 `json:"messages"`
 	Size        int64  `json:"size"`
+	// Unseen counts messages without \Seen, Deleted those with \Deleted
+	// and DeletedSize their octets; kept in step with every change.
+	Unseen      uint32 `json:"unseen"`
+	Deleted     uint32 `json:"deleted"`
+	DeletedSize int64  `json:"deleted_size"`
+	// Keywords are the keywords set on any message since the mailbox was
+	// created or last reindexed, for the FLAGS response (at most
+	// keywordsMax).
+	Keywords []string `json:"keywords,omitempty"`
+	// Version is the layout of this state and the mailbox's indexes.
+	Version int `json:"v"`
 }
 
 // Message is a message's metadata.
@@ -173,13 +187,13 @@ func (s *Store) createMailboxTx(tx *store.Tx, agent, name, specialUse string) er
 	if err != nil {
 		return err
 	}
-	if _, err := b.CreateBucket(bucketMeta); err != nil {
-		return err
-	}
-	if _, err := b.CreateBucket(bucketRaw); err != nil {
-		return err
+	for _, sub := range mailboxSubBuckets {
+		if _, err := b.CreateBucket(sub); err != nil {
+			return err
+		}
 	}
 	return writeState(b, MailboxInfo{
+		Version:     stateVersion,
 		Name:        name,
 		UIDValidity: nextUIDValidity(tx.Tx),
 		UIDNext:     1,

@@ -2,8 +2,8 @@ package mailstore
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,14 +29,25 @@ type Delivery struct {
 	Raw     []byte
 	Flags   []string
 	Date    time.Time // zero means now
+
+	// moved is set for the copies MOVE makes: they leave the agent's
+	// storage use unchanged, so the quota does not apply.
+	moved bool
 }
 
 // DeliverTx stores a message inside tx and returns its UID and the
 // mailbox's UIDVALIDITY. The observer hears of it once tx is committed.
+// It returns an error wrapping ErrOverQuota, and writes nothing, when the
+// message would take the agent over its quota.
 func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, err error) {
 	b, err := mailboxBucket(tx.Tx, d.Agent, d.Mailbox)
 	if err != nil {
 		return 0, 0, fmt.Errorf("deliver to %s %s: %w", d.Agent, d.Mailbox, err)
+	}
+	if !d.moved {
+		if err := s.checkQuotaTx(tx.Tx, d.Agent, int64(len(d.Raw))); err != nil {
+			return 0, 0, fmt.Errorf("deliver to %s %s: %w", d.Agent, d.Mailbox, err)
+		}
 	}
 	info, err := readState(b)
 	if err != nil {
@@ -47,11 +58,8 @@ func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, er
 	if date.IsZero() {
 		date = time.Now()
 	}
-	meta, err := json.Marshal(messageMeta{Flags: d.Flags, Date: date.UnixNano(), Size: int64(len(d.Raw))})
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := b.Bucket(bucketMeta).Put(uidKey(uid), meta); err != nil {
+	m := messageMeta{Flags: d.Flags, Date: date.UnixNano(), Size: int64(len(d.Raw))}
+	if err := putMeta(b.Bucket(bucketMeta), uid, m); err != nil {
 		return 0, 0, err
 	}
 	if err := b.Bucket(bucketRaw).Put(uidKey(uid), d.Raw); err != nil {
@@ -59,7 +67,10 @@ func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, er
 	}
 	info.UIDNext++
 	info.Messages++
-	info.Size += int64(len(d.Raw))
+	info.Size += m.Size
+	if err := account(b, &info, uid, m.Flags, m.Size, +1); err != nil {
+		return 0, 0, err
+	}
 	if err := writeState(b, info); err != nil {
 		return 0, 0, err
 	}
@@ -100,33 +111,70 @@ func (s *Store) UIDs(agent, mailbox string) ([]uint32, error) {
 func (s *Store) Messages(agent, mailbox string, uids []uint32) ([]Message, error) {
 	var out []Message
 	err := s.db.View(func(tx *bolt.Tx) error {
+		out = out[:0]
 		b, err := mailboxBucket(tx, agent, mailbox)
 		if err != nil {
 			return err
 		}
-		mb := b.Bucket(bucketMeta)
 		add := func(k, v []byte) error {
-			var m messageMeta
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("message %d: %w", binary.BigEndian.Uint32(k), err)
+			m, err := decodeMeta(uidFromKey(k), v)
+			if err != nil {
+				return err
 			}
-			out = append(out, m.message(binary.BigEndian.Uint32(k)))
+			out = append(out, m.message(uidFromKey(k)))
 			return nil
 		}
+		mb := b.Bucket(bucketMeta)
 		if uids == nil {
 			return mb.ForEach(add)
 		}
-		for _, uid := range uids {
-			k := uidKey(uid)
-			if v := mb.Get(k); v != nil {
-				if err := add(k, v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return forEachUID(mb.Cursor(), sortedUIDs(uids), add)
 	})
 	return out, err
+}
+
+// forEachUID calls fn for each of the ascending uids present under c. Runs
+// of nearby UIDs, as a FETCH of a range names, are read by stepping the
+// cursor rather than searching from the root for each.
+func forEachUID(c *bolt.Cursor, uids []uint32, fn func(k, v []byte) error) error {
+	const stepMax = 16 // beyond this gap a fresh search is cheaper
+	if len(uids) == 0 {
+		return nil
+	}
+	k, v := c.Seek(uidKey(uids[0]))
+	for _, uid := range uids {
+		for steps := 0; k != nil && uidFromKey(k) < uid; steps++ {
+			if steps == stepMax {
+				k, v = c.Seek(uidKey(uid))
+				break
+			}
+			k, v = c.Next()
+		}
+		if k == nil {
+			return nil
+		}
+		if uidFromKey(k) == uid {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sortedUIDs returns uids ascending without duplicates, copying only when
+// they are not already.
+func sortedUIDs(uids []uint32) []uint32 {
+	ascending := true
+	for i := 1; i < len(uids) && ascending; i++ {
+		ascending = uids[i] > uids[i-1]
+	}
+	if ascending {
+		return uids
+	}
+	out := slices.Clone(uids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Raw returns a copy of a message's bytes.

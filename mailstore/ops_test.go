@@ -48,6 +48,7 @@ func newTestStore(t *testing.T) (*Store, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ms.SetPasswordCost(4)
 	if err := ms.AddAgent("a@example.com", "password1"); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +81,9 @@ func TestFlagsExpungeCopyMove(t *testing.T) {
 		!slices.Equal(res.DestUIDs, []uint32{1, 2}) || res.UIDValidity == 0 {
 		t.Fatalf("Move = %+v, %v", res, err)
 	}
-	for name, want := range map[string]MailboxStatus{
-		Inbox:   {MailboxInfo: MailboxInfo{Messages: 0, Size: 0}},
-		Archive: {MailboxInfo: MailboxInfo{Messages: 2, Size: 5}, Unseen: 1},
+	for name, want := range map[string]MailboxInfo{
+		Inbox:   {Messages: 0, Size: 0},
+		Archive: {Messages: 2, Size: 5, Unseen: 1},
 	} {
 		st, err := ms.Status(agent, name)
 		if err != nil || st.Messages != want.Messages || st.Size != want.Size ||

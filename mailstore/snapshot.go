@@ -49,3 +49,23 @@ func (s *Store) ForEachRaw(agent, mailbox string, uids []uint32,
 		return nil
 	})
 }
+
+// Summary returns a mailbox's description and the lowest UID without
+// \Seen (0 if every message is seen), for SELECT (RFC 9051 section 7.1,
+// UNSEEN in IMAP4rev1).
+func (s *Store) Summary(agent, mailbox string) (MailboxInfo, uint32, error) {
+	var (
+		info   MailboxInfo
+		unseen uint32
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := mailboxBucket(tx, agent, mailbox)
+		if err != nil {
+			return err
+		}
+		info, err = readState(b)
+		unseen = firstUnseen(b)
+		return err
+	})
+	return info, unseen, err
+}

@@ -15,6 +15,8 @@ type Store struct {
 	observer Observer
 	auth     authCache
 
+	quotaBytes int64 // 0: no quota
+
 	bcryptCost int
 	dummyOnce  sync.Once
 	dummy      []byte
@@ -41,7 +43,7 @@ func Open(db *store.DB, obs Observer) (*Store, error) {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		return upgradeTx(tx)
 	})
 	if err != nil {
 		return nil, err
