@@ -20,10 +20,21 @@ var errInUse = &imap.Error{
 	Text: "Mailbox is selected; UNSELECT it first",
 }
 
+// creatableUses are the special uses CREATE may give a mailbox: those
+// that name what a mailbox holds rather than a virtual view (\All,
+// \Flagged), which this server does not build.
+var creatableUses = []imap.MailboxAttr{imap.MailboxAttrArchive, imap.MailboxAttrDrafts,
+	imap.MailboxAttrJunk, imap.MailboxAttrSent, imap.MailboxAttrTrash}
+
 // Create implements imapserver.Session. Missing superiors are created too
-// (RFC 9051 section 6.3.4).
-func (sess *session) Create(name string, _ *imap.CreateOptions) error {
+// (RFC 9051 section 6.3.4), and USE gives the mailbox a special use (RFC
+// 6154 section 3, CREATE-SPECIAL-USE).
+func (sess *session) Create(name string, options *imap.CreateOptions) error {
 	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	use, err := specialUse(options)
 	if err != nil {
 		return err
 	}
@@ -35,10 +46,29 @@ func (sess *session) Create(name string, _ *imap.CreateOptions) error {
 			return sess.storeError("create", err)
 		}
 	}
-	if err := sess.srv.ms.CreateMailbox(sess.agent, name, ""); err != nil {
+	if err := sess.srv.ms.CreateMailbox(sess.agent, name, use); err != nil {
 		return sess.storeError("create", err)
 	}
 	return nil
+}
+
+// specialUse checks CREATE's USE list: a mailbox has at most one use, and
+// it must be one of creatableUses, or the answer is NO [USEATTR].
+func specialUse(options *imap.CreateOptions) (string, error) {
+	if options == nil || len(options.SpecialUse) == 0 {
+		return "", nil
+	}
+	useAttr := &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR",
+		Text: "Only one of \\Archive \\Drafts \\Junk \\Sent \\Trash may be given"}
+	if len(options.SpecialUse) > 1 {
+		return "", useAttr
+	}
+	for _, a := range creatableUses {
+		if strings.EqualFold(string(a), string(options.SpecialUse[0])) {
+			return string(a), nil
+		}
+	}
+	return "", useAttr
 }
 
 // Delete implements imapserver.Session.

@@ -34,6 +34,13 @@ type testEnv struct {
 
 func newEnv(t testing.TB, dir string, agents ...string) *testEnv {
 	t.Helper()
+	return newEnvConfig(t, dir, Config{}, agents...)
+}
+
+// newEnvConfig is newEnv with a server configuration; Domain and Logger
+// are filled in.
+func newEnvConfig(t testing.TB, dir string, cfg Config, agents ...string) *testEnv {
+	t.Helper()
 	db, err := store.Open(dir, store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,8 @@ func newEnv(t testing.TB, dir string, agents ...string) *testEnv {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := New(ms, Config{Domain: testDomain, Logger: log})
+	cfg.Domain, cfg.Logger = testDomain, log
+	srv := New(ms, cfg)
 	ms.SetObserver(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -110,7 +110,7 @@ func (s *Server) options(insecureAuth bool) *imapserver.Options {
 			imap.CapNamespace: {}, imap.CapUnselect: {}, imap.CapESearch: {},
 			imap.CapSearchRes: {}, imap.CapListExtended: {}, imap.CapListStatus: {},
 			imap.CapStatusSize: {}, imap.CapBinary: {}, imap.CapChildren: {},
-			imap.CapSpecialUse: {}, imap.CapLiteralPlus: {},
+			imap.CapSpecialUse: {}, imap.CapCreateSpecialUse: {}, imap.CapLiteralPlus: {},
 			imap.CapUnauthenticate: {},
 		},
 		Logger:       slogPrintf{s.log},

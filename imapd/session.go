@@ -213,6 +213,9 @@ func (sess *session) storeError(op string, err error) error {
 		return no(imap.ResponseCodeAlreadyExists, "Mailbox already exists")
 	case errors.Is(err, mailstore.ErrInboxDelete):
 		return no(imap.ResponseCodeCannot, "INBOX cannot be deleted")
+	case errors.Is(err, mailstore.ErrOverQuota):
+		// RFC 9208 section 4.1.4 (first defined by RFC 5530 section 3).
+		return no(imap.ResponseCodeOverQuota, "Storage quota exceeded")
 	}
 	sess.logger().Error("imap "+op, "err", err)
 	return no(imap.ResponseCodeServerBug, op+" failed")
