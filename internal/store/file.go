@@ -12,7 +12,8 @@ import (
 )
 
 // ErrInUse is returned when another process holds the database file.
-var ErrInUse = errors.New("the database is in use by another process (is agentmail serve running?)")
+var ErrInUse = errors.New("the database is in use by another process " +
+	"(is agentmail serve running?)")
 
 // lockTimeout bounds the wait for another process's lock on the file.
 const lockTimeout = time.Second
