@@ -52,7 +52,8 @@ AGENTMAIL_DATA, then the flags.`)
 
 	root.AddCommand(newServeCmd(&g), newAgentCmd(&g), newWalletCmd(&g), newPricingCmd(&g),
 		newReservationCmd(&g), newLedgerCmd(&g),
-		newDemoCmd(), newLoadCmd(&g))
+		newDemoCmd(), newLoadCmd(&g), newBackupCmd(&g), newRestoreCmd(&g), newCheckCmd(&g),
+		newCompactCmd(&g))
 	return root
 }
 
