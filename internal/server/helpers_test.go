@@ -65,14 +65,17 @@ func testConfig(dir string) config.Config {
 
 func startServer(t *testing.T, dir string, clk *clock) *testServer {
 	t.Helper()
-	cfg := testConfig(dir)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := Start(cfg, log, Options{Now: clk.Now})
+	return startServerWith(t, testConfig(dir), clk)
+}
+
+func startServerWith(t *testing.T, cfg config.Config, clk *clock) *testServer {
+	t.Helper()
+	srv, err := Start(cfg, discardLog(), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Stores.Mail.SetPasswordCost(bcrypt.MinCost)
-	ts := &testServer{Server: srv, t: t, dir: dir, clock: clk,
+	ts := &testServer{Server: srv, t: t, dir: cfg.DataDir, clock: clk,
 		admin: srv.Stores.Admin(cfg.Domain)}
 	ts.smtpA, ts.imapA, ts.httpA = srv.Addrs()
 	return ts
@@ -313,3 +316,5 @@ func writeRawData(c *smtp.Client, raw string) error {
 	_, _, err = c.Text.ReadResponse(250)
 	return err
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
