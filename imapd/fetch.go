@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"agentmail/internal/rawmsg"
 	"agentmail/mailstore"
 )
 
@@ -249,15 +249,19 @@ func guard[T any](f func() T) (out T) {
 	return f()
 }
 
-// envelope parses what it can of the header; a malformed header yields an
-// envelope with the fields that parsed, or an empty one.
-// TODO: a header line go-message refuses ends the parse; a lenient reader
-// would recover the fields after it.
+// envelope reads the header the way the rest of agentmail does
+// (rawmsg.ScanHeader): a malformed line is skipped rather than ending the
+// header, so fields after it still reach the envelope, and the first of
+// repeated fields wins. Values that do not parse are left out.
 func envelope(raw []byte) *imap.Envelope {
-	env := guard(func() *imap.Envelope {
-		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-		return imapserver.ExtractEnvelope(h)
-	})
+	fields, _ := rawmsg.ScanHeader(raw)
+	var h textproto.Header
+	// Add puts a field before earlier ones of the same name; adding in
+	// reverse keeps the message's order.
+	for i := len(fields) - 1; i >= 0; i-- {
+		h.Add(fields[i].Name, fields[i].Value)
+	}
+	env := guard(func() *imap.Envelope { return imapserver.ExtractEnvelope(h) })
 	if env == nil {
 		env = &imap.Envelope{}
 	}

@@ -11,8 +11,8 @@ import (
 // selected: B polls with NOOP and, with three sessions, C is in IDLE.
 type sessionCase struct {
 	name    string
-	actorIn string                // mailbox A selects
-	setup   func(a *rawClient)    // before the others drain their updates
+	actorIn string             // mailbox A selects
+	setup   func(a *rawClient) // before the others drain their updates
 	act     func(e *testEnv, a *rawClient) []string
 	wantA   []string // A's untagged responses to the change
 	want    []string // every other session's, in order
