@@ -57,6 +57,7 @@ func exerciseAdmin(t *testing.T, dir string) {
 	am("new-password-2\n", "agent", "passwd", "buyer", "--password-stdin")
 
 	checkWallet(t, am)
+	checkLedgerCommands(t, dir, am)
 	checkPricing(t, dir, am)
 
 	am("", "agent", "remove", "seller")
@@ -88,8 +89,9 @@ func checkWallet(t *testing.T, am func(string, ...string) string) {
 		t.Errorf("wallet balance:\n%s", out)
 	}
 
-	var history []map[string]any
-	decode(t, am("", "wallet", "history", "buyer", "--json", "--limit", "5"), &history)
+	var page struct{ Rows []map[string]any }
+	decode(t, am("", "wallet", "history", "buyer", "--json", "--limit", "5"), &page)
+	history := page.Rows
 	if len(history) != 1 || history[0]["kind"] != "credit" || history[0]["note"] != "top-up" {
 		t.Errorf("wallet history --json: %v", history)
 	}
@@ -187,5 +189,43 @@ func TestConfigFile(t *testing.T) {
 	r := agentmail(t, "", "--config", bad, "agent", "list")
 	if r.code != exitError || !strings.Contains(r.stderr, "domian") {
 		t.Errorf("bad config: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// checkLedgerCommands runs debit, transfer, the reports, reservations and
+// verify; buyer holds 10.00 when it starts and again when it returns.
+func checkLedgerCommands(t *testing.T, dir string, am func(string, ...string) string) {
+	t.Helper()
+	if r := agentmail(t, "", "--data", dir, "wallet", "debit", "buyer", "1"); r.code != exitError ||
+		!strings.Contains(r.stderr, "note") {
+		t.Errorf("debit without --note: exit %d, %s", r.code, r.stderr)
+	}
+	am("", "wallet", "debit", "buyer", "1.5", "--note", "payout")
+	am("", "wallet", "transfer", "buyer", "seller", "0.25", "--note", "goodwill")
+	am("", "wallet", "transfer", "seller", "buyer", "0.25", "--note", "undo goodwill")
+	am("", "wallet", "credit", "buyer", "1.5", "--note", "top-up again")
+
+	csv := am("", "wallet", "history", "buyer", "--kind", "transfer", "--csv")
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "seq,time,kind") ||
+		!strings.Contains(lines[1], ",transfer,USD,0.250000,") ||
+		!strings.Contains(lines[2], ",transfer,USD,-0.250000,") {
+		t.Errorf("history --kind transfer --csv:\n%s", csv)
+	}
+	if out := am("", "wallet", "usage", "buyer", "--csv"); !strings.HasPrefix(out,
+		"marketplace_request_id,role,counterparty,status") {
+		t.Errorf("usage --csv:\n%s", out)
+	}
+	if out := am("", "reservation", "list", "--open", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("reservation list --open --json with no requests: %s", out)
+	}
+	r := agentmail(t, "", "--data", dir, "reservation", "void", "buyer@localhost/nope",
+		"--note", "x")
+	if r.code != exitError || !strings.Contains(r.stderr, "no such reservation") {
+		t.Errorf("void of an unknown reservation: exit %d, %s", r.code, r.stderr)
+	}
+	if out := am("", "ledger", "verify"); !strings.Contains(out, "every invariant holds") ||
+		!strings.Contains(out, "-10.000000") {
+		t.Errorf("ledger verify:\n%s", out)
 	}
 }

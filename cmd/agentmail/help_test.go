@@ -50,7 +50,7 @@ func TestExitCodes(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"serv"}, exitUsage, `unknown command "serv"`},
-		{"unknown subcommand", []string{"wallet", "debit"}, exitUsage, "unknown command"},
+		{"unknown subcommand", []string{"wallet", "withdraw"}, exitUsage, "unknown command"},
 		{"missing argument", []string{"agent", "add"}, exitUsage, "accepts 1 arg"},
 		{"unknown flag", []string{"agent", "list", "--nope"}, exitUsage, "unknown flag"},
 		{"bad amount", []string{"wallet", "credit", "a", "1.1234567"}, exitUsage, "AMOUNT"},
