@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/agentmail
 
-.PHONY: build run test check demo bench clean
+.PHONY: build run test check demo bench bench-compare clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/agentmail
@@ -26,6 +26,11 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# agentmail beside Postfix + Dovecot on loopback, same load, one table
+# (docs/benchmarks.md). Needs root; installs the Debian packages if missing.
+bench-compare:
+	scripts/bench-compare.sh
 
 clean:
 	rm -rf bin

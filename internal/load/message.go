@@ -28,7 +28,8 @@ type message struct {
 	body      []byte // a slice of filler, shared; never written to
 }
 
-// compose builds, from filler, a message of about size bytes (at least its header) whose header names the kind and, for marketplace mail, the id.
+// compose builds, from filler, a message of about size bytes (at least its
+// header) whose header names the kind and, for marketplace mail, the id.
 func compose(filler []byte, kind, from, to, requestID string, size int,
 	now time.Time) message {
 	var h bytes.Buffer

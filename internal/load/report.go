@@ -134,7 +134,9 @@ func perSec(n int, d time.Duration) float64 {
 // WriteTable prints the report as a two-column table.
 func (r *Report) WriteTable(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	row := func(k, format string, a ...any) { fmt.Fprintf(w, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	row := func(k, format string, a ...any) {
+		fmt.Fprintf(w, "%s\t"+format+"\n", append([]any{k}, a...)...)
+	}
 	row("senders", "%d", r.Senders)
 	row("messages", "%d (mix %s; sizes %s; auth %v)", r.Messages, r.Mix, r.Sizes, r.Auth)
 	row("accepted", "%d in %.2f s: %.0f msg/s", r.Accepted, r.Seconds, r.AcceptedPerSec)
