@@ -46,7 +46,8 @@ func (c *Client) Backup(w io.Writer, size func(int64)) (int64, error) {
 		return 0, fmt.Errorf("admin socket: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK ||
+		resp.Header.Get("Content-Type") != "application/octet-stream" {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		return 0, fmt.Errorf("backup: server answered %s: %s", resp.Status, msg)
 	}

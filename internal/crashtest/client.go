@@ -108,7 +108,7 @@ func replyOutcome(err error) Outcome {
 // Message is one message in a mailbox as the checks see it.
 type Message struct {
 	UID         imap.UID
-	Token       string // from Message-Id <token@crash.test>
+	Token       string // the local part of the Message-Id: <token@crash.test>
 	Reservation string // request_id of an X-AgentMail-Reservation stamp
 	Settlement  string // request_id of an X-AgentMail-Settlement stamp
 }
@@ -117,11 +117,16 @@ var stampFields = []string{"Message-Id", "X-AgentMail-Reservation", "X-AgentMail
 
 // IMAPLogin opens an IMAP session as agent.
 func IMAPLogin(addr, agent string) (*imapclient.Client, error) {
+	return IMAPLoginWith(addr, agent, Password)
+}
+
+// IMAPLoginWith opens an IMAP session as agent with the given password.
+func IMAPLoginWith(addr, agent, password string) (*imapclient.Client, error) {
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Login(agent, Password).Wait(); err != nil {
+	if err := c.Login(agent, password).Wait(); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -173,7 +178,7 @@ func parseHeader(uid imap.UID, hdr []byte) Message {
 		value = strings.TrimSpace(value)
 		switch strings.ToLower(name) {
 		case "message-id":
-			m.Token = strings.TrimSuffix(strings.TrimPrefix(value, "<"), "@crash.test>")
+			m.Token, _, _ = strings.Cut(strings.TrimPrefix(value, "<"), "@")
 		case "x-agentmail-reservation":
 			m.Reservation = stampField(value, "request_id")
 		case "x-agentmail-settlement":

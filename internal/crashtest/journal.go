@@ -83,3 +83,16 @@ func (j *Journal) All() []Sent {
 	sort.Slice(out, func(a, b int) bool { return out[a].Token < out[b].Token })
 	return out
 }
+
+// Acked returns the tokens of every submission acknowledged so far.
+func (j *Journal) Acked() map[string]bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make(map[string]bool)
+	for token, s := range j.sent {
+		if s.Outcome == Accepted {
+			out[token] = true
+		}
+	}
+	return out
+}

@@ -28,6 +28,15 @@ type snapshot struct {
 // the running srv and checks them against the journal. It returns what it
 // counted and every violation found.
 func (f *Fleet) Verify(srv *Server, saveSent bool) (Counts, []string) {
+	return f.VerifyAsOf(srv, saveSent, nil)
+}
+
+// VerifyAsOf is Verify for a store that holds the server's state as of an
+// earlier moment, such as a restored backup: the messages in acked must be
+// there; those acknowledged later may be there or not, but whole.
+// A nil acked means every acknowledged message.
+func (f *Fleet) VerifyAsOf(srv *Server, saveSent bool, acked map[string]bool) (Counts,
+	[]string) {
 	snap, err := f.read(srv)
 	if err != nil {
 		return Counts{}, []string{err.Error()}
@@ -38,6 +47,9 @@ func (f *Fleet) Verify(srv *Server, saveSent bool) (Counts, []string) {
 
 	for _, s := range f.Journal.All() {
 		c.Messages++
+		if acked != nil && s.Outcome == Accepted && !acked[s.Token] {
+			s.Outcome = Unknown // acknowledged after the moment the store shows
+		}
 		f.checkCopies(s, snap, saveSent, &c, report)
 	}
 	for token, places := range snap.where {
@@ -45,7 +57,7 @@ func (f *Fleet) Verify(srv *Server, saveSent bool) (Counts, []string) {
 			report("message %q in %v was never sent by the test", token, places)
 		}
 	}
-	f.checkLedger(srv, snap, &c, report)
+	f.checkLedger(srv, snap, acked, &c, report)
 	return c, bad
 }
 
@@ -136,7 +148,7 @@ func (f *Fleet) checkCopies(s Sent, snap *snapshot, saveSent bool, c *Counts,
 
 // checkLedger matches every request in the ledger with the mail that
 // carried it, and every acknowledged request and response with the ledger.
-func (f *Fleet) checkLedger(srv *Server, snap *snapshot, c *Counts,
+func (f *Fleet) checkLedger(srv *Server, snap *snapshot, acked map[string]bool, c *Counts,
 	report func(string, ...any)) {
 	status := map[string]string{}
 	for _, buyer := range f.Buyers {
@@ -182,7 +194,7 @@ func (f *Fleet) checkLedger(srv *Server, snap *snapshot, c *Counts,
 	}
 
 	for _, s := range f.Journal.All() {
-		if s.Outcome != Accepted {
+		if s.Outcome != Accepted || (acked != nil && !acked[s.Token]) {
 			continue
 		}
 		st := status[s.RequestID]
