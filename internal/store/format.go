@@ -67,6 +67,15 @@ func CheckFormatVersion(version uint64) error {
 // runs. It returns the version the file had, which equals FormatVersion when
 // nothing was done.
 func migrate(b *bolt.DB) (from uint64, err error) {
+	current := false
+	err = b.View(func(tx *bolt.Tx) error {
+		v, fresh, err := ReadFormatVersion(tx)
+		current = err == nil && !fresh && v == FormatVersion
+		return nil
+	})
+	if err != nil || current {
+		return FormatVersion, err
+	}
 	err = b.Update(func(tx *bolt.Tx) error {
 		version, fresh, err := ReadFormatVersion(tx)
 		if err != nil {
@@ -87,9 +96,6 @@ func migrate(b *bolt.DB) (from uint64, err error) {
 			if err := step(tx); err != nil {
 				return fmt.Errorf("upgrade data format %d to %d: %w", v, v+1, err)
 			}
-		}
-		if !fresh && version == FormatVersion {
-			return nil
 		}
 		return writeFormatVersion(tx, FormatVersion)
 	})
