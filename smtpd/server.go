@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,14 +14,29 @@ import (
 	"agentmail/marketplace"
 )
 
-// Config holds the submission listener's settings.
+// Config holds the submission listener's settings. Zero limits mean "no
+// limit" unless said otherwise.
 type Config struct {
 	Domain          string // primary domain; also the name in the greeting
-	MaxMessageBytes int64
+	MaxMessageBytes int64  // advertised as SIZE (RFC 1870)
 	MaxRecipients   int
+	// MaxLineBytes bounds every line, commands and message data alike,
+	// CRLF included; 0 keeps go-smtp's 2000.
+	MaxLineBytes int
+	// MaxHeaderBytes bounds a message's header section, the blank line
+	// included.
+	MaxHeaderBytes int
+	// SendPerMinute messages per agent on average, SendBurst at once.
+	SendPerMinute, SendBurst int
+	// MaxConnsPerAddr bounds concurrent connections from one IPv4 address
+	// or IPv6 /64.
+	MaxConnsPerAddr int
+	// Auth slows and blocks repeated failed authentication.
+	Auth AuthLimits
 	// InsecureAuth reports whether plaintext AUTH is allowed on a connection
 	// without TLS; nil allows it only from loopback addresses.
 	InsecureAuth func(net.Conn) bool
+	// TLSConfig enables STARTTLS (RFC 3207) and ServeTLS.
 	TLSConfig    *tls.Config
 	Logger       *slog.Logger
 	ReadTimeout  time.Duration
@@ -34,45 +50,83 @@ type Server struct {
 	market *marketplace.Market
 	cfg    Config
 	log    *slog.Logger
+
+	guard *authGuard
+	rate  *sendLimiter
+	conns *connLimiter
+	now   func() time.Time
 }
 
 // New builds a submission server over the given stores.
 func New(ms *mailstore.Store, market *marketplace.Market, cfg Config) *Server {
 	if cfg.InsecureAuth == nil {
-		cfg.InsecureAuth = isLoopback
+		cfg.InsecureAuth = IsLoopback
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{mail: ms, market: market, cfg: cfg, log: cfg.Logger.With("module", "smtp")}
+	s := &Server{mail: ms, market: market, cfg: cfg, log: cfg.Logger.With("module", "smtp"),
+		guard: newAuthGuard(cfg.Auth),
+		rate:  newSendLimiter(cfg.SendPerMinute, cfg.SendBurst),
+		conns: newConnLimiter(cfg.MaxConnsPerAddr),
+		now:   time.Now,
+	}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Domain
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
+	if cfg.MaxLineBytes > 0 {
+		srv.MaxLineLength = cfg.MaxLineBytes
+	}
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.TLSConfig = cfg.TLSConfig
+	// Agent addresses are ASCII, but display names, subjects and bodies
+	// may be UTF-8 (RFC 6531, RFC 6532); the message bytes are stored as
+	// they arrive.
 	srv.EnableSMTPUTF8 = true
-	// go-smtp would hide AUTH without TLS altogether; the session decides per
-	// connection instead, so loopback clients can authenticate in plaintext.
+	// go-smtp would hide AUTH without TLS on every connection; the session
+	// decides per connection instead (AuthMechanisms), so loopback clients
+	// can authenticate in plaintext and no one else is invited to.
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = slogLogger{s.log}
 	s.smtp = srv
 	return s
 }
 
-// Serve accepts connections on ln until Close.
-func (s *Server) Serve(ln net.Listener) error { return s.smtp.Serve(ln) }
+// Serve accepts plaintext connections on ln, which may upgrade with
+// STARTTLS, until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.smtp.Serve(&limitedListener{Listener: ln, lim: s.conns, say421: true,
+		refused: s.logRefused})
+}
+
+// ServeTLS accepts implicit-TLS connections on ln (RFC 8314 section 3.3,
+// the port 465 role) until Close.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.cfg.TLSConfig == nil {
+		return errors.New("smtpd: ServeTLS without a TLS configuration")
+	}
+	limited := &limitedListener{Listener: ln, lim: s.conns, refused: s.logRefused}
+	return s.smtp.Serve(tls.NewListener(limited, s.cfg.TLSConfig))
+}
+
+func (s *Server) logRefused(remote net.Addr) {
+	s.log.Warn("connection refused: too many from one address", "remote", remote.String(),
+		"limit", s.cfg.MaxConnsPerAddr)
+}
 
 // Close stops listening and closes every connection.
 func (s *Server) Close() error { return s.smtp.Close() }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s, conn: c, remote: c.Conn().RemoteAddr().String()}, nil
+	remote := c.Conn().RemoteAddr()
+	return &session{srv: s, conn: c, remote: remote.String(), addrKey: addrKey(remote)}, nil
 }
 
-func isLoopback(c net.Conn) bool {
+// IsLoopback reports whether c comes from the machine itself.
+func IsLoopback(c net.Conn) bool {
 	addr, ok := c.RemoteAddr().(*net.TCPAddr)
 	return ok && addr.IP.IsLoopback()
 }

@@ -1,0 +1,154 @@
+package smtpd
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// AuthLimits slow down and then block repeated failed authentication, per
+// remote address and per account name. An account name counts whether or not
+// such an agent exists, so the answers never tell the two apart.
+type AuthLimits struct {
+	// Delay is added to a failed attempt's answer for every recent failure
+	// of the address or the account, up to MaxDelay.
+	Delay, MaxDelay time.Duration
+	// BlockAfter failures within BlockFor block the address or the account
+	// for BlockFor; 0 never blocks.
+	BlockAfter int
+	BlockFor   time.Duration
+}
+
+// authTableMax bounds each failure table; when one is full, entries whose
+// failures have aged out go first, then arbitrary unblocked ones.
+const authTableMax = 10_000
+
+// failures is what one address or account has done recently.
+type failures struct {
+	count        int
+	last         time.Time
+	blockedUntil time.Time
+}
+
+// authGuard keeps the failure tables. Its zero value is not usable; see
+// newAuthGuard.
+type authGuard struct {
+	limits AuthLimits
+
+	mu        sync.Mutex
+	byAddr    map[string]*failures
+	byAccount map[string]*failures
+}
+
+func newAuthGuard(l AuthLimits) *authGuard {
+	return &authGuard{limits: l, byAddr: make(map[string]*failures),
+		byAccount: make(map[string]*failures)}
+}
+
+// blockedUntil returns when the block on addr or account ends, or the zero
+// time when neither is blocked. account may be "" before it is known.
+func (g *authGuard) blockedUntil(addr, account string, now time.Time) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var until time.Time
+	for _, f := range []*failures{g.byAddr[addr], g.lookupAccount(account)} {
+		if f != nil && f.blockedUntil.After(now) && f.blockedUntil.After(until) {
+			until = f.blockedUntil
+		}
+	}
+	return until
+}
+
+func (g *authGuard) lookupAccount(account string) *failures {
+	if account == "" {
+		return nil
+	}
+	return g.byAccount[account]
+}
+
+// fail records a failed attempt. It returns how many recent failures the
+// address or account has (the larger), how long to hold the answer back,
+// and whether this failure started a block.
+func (g *authGuard) fail(addr, account string, now time.Time) (count int, delay time.Duration,
+	blocked bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.record(g.byAddr, addr, now)
+	b := g.record(g.byAccount, account, now)
+	count = max(a.count, b.count)
+	for _, f := range []*failures{a, b} {
+		if g.limits.BlockAfter > 0 && f.count >= g.limits.BlockAfter && !f.blockedUntil.After(now) {
+			f.blockedUntil = now.Add(g.limits.BlockFor)
+			blocked = true
+		}
+	}
+	delay = min(time.Duration(count)*g.limits.Delay, g.limits.MaxDelay)
+	return count, delay, blocked
+}
+
+// record counts one failure for key, forgetting failures older than
+// BlockFor.
+func (g *authGuard) record(table map[string]*failures, key string, now time.Time) *failures {
+	f := table[key]
+	if f == nil {
+		g.makeRoom(table, now)
+		f = &failures{}
+		table[key] = f
+	}
+	if now.Sub(f.last) > g.limits.BlockFor && !f.blockedUntil.After(now) {
+		f.count = 0
+	}
+	f.count++
+	f.last = now
+	return f
+}
+
+// makeRoom keeps a table under authTableMax entries.
+func (g *authGuard) makeRoom(table map[string]*failures, now time.Time) {
+	if len(table) < authTableMax {
+		return
+	}
+	for k, f := range table {
+		if now.Sub(f.last) > g.limits.BlockFor && !f.blockedUntil.After(now) {
+			delete(table, k)
+		}
+	}
+	for k, f := range table {
+		if len(table) < authTableMax {
+			return
+		}
+		if !f.blockedUntil.After(now) {
+			delete(table, k)
+		}
+	}
+	// TODO: a table full of blocked entries drops one at random; an
+	// attacker with that many addresses frees one of them early.
+	for k := range table {
+		if len(table) < authTableMax {
+			return
+		}
+		delete(table, k)
+	}
+}
+
+// succeed forgets an account's failures after a successful login. The
+// address keeps its count: one valid account must not launder an
+// address's guesses at others.
+func (g *authGuard) succeed(account string) {
+	g.mu.Lock()
+	delete(g.byAccount, account)
+	g.mu.Unlock()
+}
+
+// addrKey is the remote address a limit applies to: the IPv4 address, or
+// the /64 of an IPv6 address, since one IPv6 host usually holds a whole /64.
+func addrKey(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if v4 := tcp.IP.To4(); v4 != nil {
+		return v4.String()
+	}
+	return tcp.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
