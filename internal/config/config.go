@@ -23,24 +23,57 @@ type Config struct {
 	Domain  string  `toml:"domain"`
 	SMTP    SMTP    `toml:"smtp"`
 	IMAP    IMAP    `toml:"imap"`
+	TLS     TLS     `toml:"tls"`
 	HTTP    HTTP    `toml:"http"`
 	Billing Billing `toml:"billing"`
 	Mail    Mail    `toml:"mail"`
 	Log     Log     `toml:"log"`
 }
 
-// SMTP configures the submission listener.
+// SMTP configures the submission listeners.
 type SMTP struct {
-	Listen          string   `toml:"listen"`
+	Listen string `toml:"listen"`
+	// ListenTLS is the implicit-TLS listener (the port 465 role); "" is off.
+	ListenTLS       string   `toml:"listen_tls"`
 	MaxMessageBytes int64    `toml:"max_message_bytes"`
 	MaxRecipients   int      `toml:"max_recipients"`
+	MaxLineBytes    int      `toml:"max_line_bytes"`
+	MaxHeaderBytes  int      `toml:"max_header_bytes"`
 	ReadTimeout     Duration `toml:"read_timeout"`
 	WriteTimeout    Duration `toml:"write_timeout"`
+	// SendRatePerMinute messages per agent on average, SendBurst at once;
+	// 0 is unlimited.
+	SendRatePerMinute int `toml:"send_rate_per_minute"`
+	SendBurst         int `toml:"send_burst"`
+	// MaxConnectionsPerAddress bounds concurrent connections from one IPv4
+	// address or IPv6 /64; 0 is unlimited.
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// Failed AUTH: each recent failure adds AuthFailureDelay to the answer,
+	// up to AuthFailureMaxDelay; AuthBlockAfter failures block the address
+	// or account for AuthBlockFor (0: never).
+	AuthFailureDelay    Duration `toml:"auth_failure_delay"`
+	AuthFailureMaxDelay Duration `toml:"auth_failure_max_delay"`
+	AuthBlockAfter      int      `toml:"auth_block_after"`
+	AuthBlockFor        Duration `toml:"auth_block_for"`
 }
 
-// IMAP configures the IMAP listener.
+// IMAP configures the IMAP listeners.
 type IMAP struct {
 	Listen string `toml:"listen"`
+	// ListenTLS is the implicit-TLS listener (the port 993 role); "" is off.
+	ListenTLS string `toml:"listen_tls"`
+}
+
+// TLS configures the certificate SMTP and IMAP share, and where plaintext
+// authentication is allowed.
+type TLS struct {
+	// CertFile and KeyFile are PEM files, reloaded on SIGHUP; both empty
+	// means a self-signed certificate generated into the data directory.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// AllowPlaintextAuthOnLoopback lets clients on the machine itself
+	// authenticate without TLS; everyone else must use TLS first.
+	AllowPlaintextAuthOnLoopback bool `toml:"allow_plaintext_auth_on_loopback"`
 }
 
 // HTTP configures the side-server for pricing and billing queries.
@@ -128,13 +161,23 @@ func Default() Config {
 		DataDir: "./data",
 		Domain:  "localhost",
 		SMTP: SMTP{
-			Listen:          "127.0.0.1:2525",
-			MaxMessageBytes: 32 << 20,
-			MaxRecipients:   100,
-			ReadTimeout:     Duration{5 * time.Minute},
-			WriteTimeout:    Duration{5 * time.Minute},
+			Listen:                   "127.0.0.1:2525",
+			MaxMessageBytes:          32 << 20,
+			MaxRecipients:            100,
+			MaxLineBytes:             64 << 10,
+			MaxHeaderBytes:           1 << 20,
+			ReadTimeout:              Duration{5 * time.Minute},
+			WriteTimeout:             Duration{5 * time.Minute},
+			SendRatePerMinute:        120,
+			SendBurst:                60,
+			MaxConnectionsPerAddress: 20,
+			AuthFailureDelay:         Duration{500 * time.Millisecond},
+			AuthFailureMaxDelay:      Duration{5 * time.Second},
+			AuthBlockAfter:           10,
+			AuthBlockFor:             Duration{15 * time.Minute},
 		},
 		IMAP: IMAP{Listen: "127.0.0.1:1143"},
+		TLS:  TLS{AllowPlaintextAuthOnLoopback: true},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
 		Billing: Billing{
 			ReservationTTL: Duration{24 * time.Hour},
@@ -189,6 +232,10 @@ func (c Config) Validate() error {
 	if c.SMTP.MaxMessageBytes <= 0 || c.SMTP.MaxRecipients <= 0 {
 		errs = append(errs, errors.New("smtp.max_message_bytes and smtp.max_recipients must be positive"))
 	}
+	errs = append(errs, c.SMTP.validate()...)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls.cert_file and tls.key_file: set both or neither"))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -200,4 +247,28 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the SMTP limits.
+func (s SMTP) validate() []error {
+	var errs []error
+	if s.MaxLineBytes < 1000 {
+		// RFC 5321 section 4.5.3.1.6: a line of 1000 octets must fit.
+		errs = append(errs, errors.New("smtp.max_line_bytes must be at least 1000"))
+	}
+	for name, v := range map[string]int{"max_header_bytes": s.MaxHeaderBytes,
+		"send_rate_per_minute": s.SendRatePerMinute, "send_burst": s.SendBurst,
+		"max_connections_per_address": s.MaxConnectionsPerAddress,
+		"auth_block_after":            s.AuthBlockAfter} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("smtp.%s must not be negative", name))
+		}
+	}
+	for name, d := range map[string]Duration{"auth_failure_delay": s.AuthFailureDelay,
+		"auth_failure_max_delay": s.AuthFailureMaxDelay, "auth_block_for": s.AuthBlockFor} {
+		if d.Duration < 0 {
+			errs = append(errs, fmt.Errorf("smtp.%s must not be negative", name))
+		}
+	}
+	return errs
 }
