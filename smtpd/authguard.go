@@ -19,6 +19,9 @@ type AuthLimits struct {
 	BlockFor   time.Duration
 }
 
+// TODO: the tables live in memory, so a restart forgets every failure and
+// block; IMAP LOGIN and HTTP Basic auth do not share them yet.
+//
 // authTableMax bounds each failure table; when one is full, entries whose
 // failures have aged out go first, then arbitrary unblocked ones.
 const authTableMax = 10_000

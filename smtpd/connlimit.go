@@ -8,6 +8,9 @@ import (
 
 // connLimiter counts open connections per remote address (see addrKey)
 // across all of a server's listeners.
+//
+// TODO: there is no limit on all connections together; many addresses can
+// still hold many sessions (each bounded by the read timeout).
 type connLimiter struct {
 	max int // 0: unlimited
 

@@ -54,6 +54,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 // Rcpt implements smtp.Session: only local agents receive mail here. Agent
 // addresses are ASCII by design, so an address with UTF-8 in it (RFC 6531)
 // names no agent and gets the same answer as any unknown one.
+//
+// TODO: a UTF-8 domain (U-label) is not mapped to its A-label (RFC 5891),
+// so agent@bücher.example does not reach an agent of xn--bcher-kva.example.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.agent == "" {
 		return errAuthRequired
