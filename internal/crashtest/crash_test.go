@@ -100,7 +100,8 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("after the last stop: %v\n%s", err, out)
 	}
 	t.Logf("crash test: %d kills in %s; %d messages checked: %d acknowledged, %d refused, "+
-		"%d cut off by a kill (%d of them committed); %d reservations checked, %d settled",
-		n, time.Since(start).Round(time.Second), c.Messages, c.Accepted, c.Refused, c.Unknown,
-		c.Recovered, c.Reservations, c.Settlements)
+		"%d cut off by a kill (%d of them committed), %d not sent (server down); "+
+		"%d reservations checked, %d settled", n, time.Since(start).Round(time.Second),
+		c.Messages, c.Accepted, c.Refused, c.Unknown, c.Recovered, c.Unsent, c.Reservations,
+		c.Settlements)
 }

@@ -6,7 +6,8 @@ import "fmt"
 type Counts struct {
 	Messages     int // submissions in the journal
 	Accepted     int // 250: each found exactly once in every mailbox it belongs in
-	Refused      int // 4xx or 5xx, or never sent: found nowhere
+	Refused      int // 4xx or 5xx: found nowhere
+	Unsent       int // the server was down before the data went out: found nowhere
 	Unknown      int // fate unknown at a kill: found everywhere once, or nowhere
 	Recovered    int // of Unknown, those found (committed before the kill)
 	Reservations int // requests in the ledger, each matched with its delivered request
@@ -125,7 +126,11 @@ func (f *Fleet) checkCopies(s Sent, snap *snapshot, saveSent bool, c *Counts,
 			}
 		}
 	case Refused, TempFailed, Unsent:
-		c.Refused++
+		if s.Outcome == Unsent {
+			c.Unsent++
+		} else {
+			c.Refused++
+		}
 		if total > 0 {
 			report("%s %s was not acknowledged (%s: %s) but is in %v", s.Kind, s.Token,
 				s.Outcome, s.Reply, snap.where[s.Token])
