@@ -12,9 +12,11 @@ run:
 	$(GO) run ./cmd/agentmail serve
 
 # The whole test suite: formatting, vet, then every test with the race
-# detector.
+# detector. The crash, backup and upgrade tests on the real binary run
+# verbosely last, so that their counts (kills, messages, reservations) show.
 test: check
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /internal/crashtest)
+	$(GO) test -race -count=1 -timeout 10m -v ./internal/crashtest
 
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
