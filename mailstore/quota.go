@@ -12,6 +12,23 @@ import (
 // 3.3) and IMAP with [OVERQUOTA] (RFC 9208 section 4.1.4).
 var ErrOverQuota = errors.New("mailbox storage quota exceeded")
 
+// QuotaError says whose quota a message would exceed and by how much. It
+// matches ErrOverQuota with errors.Is.
+type QuotaError struct {
+	Agent       string
+	UsedBytes   int64
+	QuotaBytes  int64
+	NeededBytes int64
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("%s: %s uses %d of %d octets, message is %d", ErrOverQuota, e.Agent,
+		e.UsedBytes, e.QuotaBytes, e.NeededBytes)
+}
+
+// Unwrap makes errors.Is(err, ErrOverQuota) true.
+func (e *QuotaError) Unwrap() error { return ErrOverQuota }
+
 // SetQuota sets the most octets of mail one agent may keep across all its
 // mailboxes; 0 means no limit. Call it before serving.
 func (s *Store) SetQuota(bytes int64) { s.quotaBytes = max(bytes, 0) }
@@ -31,8 +48,8 @@ func (s *Store) checkQuotaTx(tx *bolt.Tx, agent string, size int64) error {
 		return err
 	}
 	if used+size > s.quotaBytes {
-		return fmt.Errorf("%s uses %d of %d octets, message is %d: %w",
-			agent, used, s.quotaBytes, size, ErrOverQuota)
+		return &QuotaError{Agent: agent, UsedBytes: used, QuotaBytes: s.quotaBytes,
+			NeededBytes: size}
 	}
 	return nil
 }
