@@ -127,7 +127,13 @@ func (s *session) submit(raw []byte) (marketplace.Result, error) {
 	res, err := s.srv.market.Submit(marketplace.Submission{
 		Sender: s.agent, Recipients: s.rcpts, Raw: raw})
 	var refusal *marketplace.Refusal
+	var quota *mailstore.QuotaError
 	switch {
+	case errors.As(err, &quota):
+		// Nothing was written or billed: the quota check is inside the
+		// same transaction as the reservation (RFC 3463 section 3.3).
+		return res, &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2},
+			Message: fmt.Sprintf("mailbox of %s is over its storage quota", quota.Agent)}
 	case errors.As(err, &refusal):
 		return res, &smtp.SMTPError{Code: refusal.Code, EnhancedCode: enhanced(refusal.Enhanced),
 			Message: refusal.Text}
