@@ -131,6 +131,10 @@ func (p Percent) MarshalText() ([]byte, error) {
 // Mail configures delivery.
 type Mail struct {
 	SaveSent bool `toml:"save_sent"`
+	// QuotaBytes bounds the mail one agent keeps across its mailboxes;
+	// 0 means no quota. Over it, SMTP answers 552 5.2.2 and APPEND
+	// [OVERQUOTA].
+	QuotaBytes int64 `toml:"quota_bytes"`
 }
 
 // Log configures logging.
@@ -245,6 +249,9 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	if c.Mail.QuotaBytes < 0 {
+		errs = append(errs, errors.New("mail.quota_bytes must not be negative"))
 	}
 	return errors.Join(errs...)
 }
