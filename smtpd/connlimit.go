@@ -12,14 +12,15 @@ import (
 // TODO: there is no limit on all connections together; many addresses can
 // still hold many sessions (each bounded by the read timeout).
 type connLimiter struct {
-	max int // 0: unlimited
+	max    int // 0: unlimited
+	exempt func(net.Addr) bool
 
 	mu   sync.Mutex
 	open map[string]int
 }
 
-func newConnLimiter(maxPerAddr int) *connLimiter {
-	return &connLimiter{max: maxPerAddr, open: make(map[string]int)}
+func newConnLimiter(maxPerAddr int, exempt func(net.Addr) bool) *connLimiter {
+	return &connLimiter{max: maxPerAddr, exempt: exempt, open: make(map[string]int)}
 }
 
 func (l *connLimiter) acquire(key string) bool {
@@ -57,6 +58,9 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
+		}
+		if l.lim.exempt(c.RemoteAddr()) {
+			return c, nil
 		}
 		key := addrKey(c.RemoteAddr())
 		if l.lim.acquire(key) {

@@ -131,7 +131,10 @@ func TestSendingRatePerAgent(t *testing.T) {
 }
 
 func TestConnectionsPerAddress(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxConnsPerAddr = 2 })
+	h := newHarness(t, func(c *Config) {
+		c.MaxConnsPerAddr = 2
+		c.ConnLimitExempt = func(net.Addr) bool { return false } // count loopback too
+	})
 	first := h.dial()
 	h.dial()
 	conn, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
@@ -164,5 +167,14 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "too many from one address") {
 		t.Error("refused connection not logged")
+	}
+}
+
+// Loopback is exempt by default: a local proxy or load generator is many
+// clients behind one address.
+func TestLoopbackExemptFromConnectionLimit(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxConnsPerAddr = 1 })
+	for range 3 {
+		h.dial()
 	}
 }

@@ -29,8 +29,11 @@ type Config struct {
 	// SendPerMinute messages per agent on average, SendBurst at once.
 	SendPerMinute, SendBurst int
 	// MaxConnsPerAddr bounds concurrent connections from one IPv4 address
-	// or IPv6 /64.
+	// or IPv6 /64, except those ConnLimitExempt names (nil: loopback, as
+	// Postfix exempts $mynetworks; a local proxy or load generator would
+	// otherwise count as one client).
 	MaxConnsPerAddr int
+	ConnLimitExempt func(net.Addr) bool
 	// Auth slows and blocks repeated failed authentication.
 	Auth AuthLimits
 	// InsecureAuth reports whether plaintext AUTH is allowed on a connection
@@ -65,10 +68,13 @@ func New(ms *mailstore.Store, market *marketplace.Market, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ConnLimitExempt == nil {
+		cfg.ConnLimitExempt = isLoopbackAddr
+	}
 	s := &Server{mail: ms, market: market, cfg: cfg, log: cfg.Logger.With("module", "smtp"),
 		guard: newAuthGuard(cfg.Auth),
 		rate:  newSendLimiter(cfg.SendPerMinute, cfg.SendBurst),
-		conns: newConnLimiter(cfg.MaxConnsPerAddr),
+		conns: newConnLimiter(cfg.MaxConnsPerAddr, cfg.ConnLimitExempt),
 		now:   time.Now,
 	}
 	srv := smtp.NewServer(s)
@@ -126,8 +132,10 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 // IsLoopback reports whether c comes from the machine itself.
-func IsLoopback(c net.Conn) bool {
-	addr, ok := c.RemoteAddr().(*net.TCPAddr)
+func IsLoopback(c net.Conn) bool { return isLoopbackAddr(c.RemoteAddr()) }
+
+func isLoopbackAddr(a net.Addr) bool {
+	addr, ok := a.(*net.TCPAddr)
 	return ok && addr.IP.IsLoopback()
 }
 

@@ -46,7 +46,7 @@ type SMTP struct {
 	SendRatePerMinute int `toml:"send_rate_per_minute"`
 	SendBurst         int `toml:"send_burst"`
 	// MaxConnectionsPerAddress bounds concurrent connections from one IPv4
-	// address or IPv6 /64; 0 is unlimited.
+	// address or IPv6 /64, loopback exempt; 0 is unlimited.
 	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
 	// Failed AUTH: each recent failure adds AuthFailureDelay to the answer,
 	// up to AuthFailureMaxDelay; AuthBlockAfter failures block the address
