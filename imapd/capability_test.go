@@ -87,3 +87,21 @@ func TestAppendOverQuota(t *testing.T) {
 		t.Fatalf("MOVE at quota: %q", got)
 	}
 }
+
+// TestListSubscribedRecursiveMatch: a superior that is not subscribed but
+// has a subscribed inferior is listed with CHILDINFO (RFC 5258 section
+// 3.5, example 9).
+func TestListSubscribedRecursiveMatch(t *testing.T) {
+	e := newEnv(t, t.TempDir(), "seller")
+	c := e.rawDial("seller")
+	c.ok("CREATE Work/Clients")
+	c.ok("UNSUBSCRIBE Work")
+	got := c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "Work"`)
+	if len(got) != 1 || !strings.Contains(got[0], `CHILDINFO ("SUBSCRIBED")`) ||
+		strings.Contains(got[0], `\Subscribed`) {
+		t.Fatalf("LIST (SUBSCRIBED RECURSIVEMATCH): %q", got)
+	}
+	if got := c.ok(`LIST (SUBSCRIBED) "" "Work"`); len(got) != 0 {
+		t.Fatalf("LIST (SUBSCRIBED) lists the unsubscribed Work: %q", got)
+	}
+}

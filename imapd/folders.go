@@ -143,8 +143,6 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 	if err != nil {
 		return sess.storeError("list", err)
 	}
-	// TODO: LIST (SUBSCRIBED RECURSIVEMATCH) does not report superiors whose
-	// inferiors are subscribed (RFC 5258 section 3.5, CHILDINFO).
 	tree := newMailboxTree(infos)
 	for _, name := range tree.names {
 		if !matchAny(name, ref, patterns, tree.exists(name)) {
@@ -179,13 +177,19 @@ func matchAny(name, ref string, patterns []string, exists bool) bool {
 func (sess *session) listData(tree *mailboxTree, name string,
 	options *imap.ListOptions) *imap.ListData {
 	info, exists := tree.infos[name]
+	var childInfo *imap.ListDataChildInfo
 	if options.SelectSubscribed && !info.Subscribed {
-		return nil
+		// RFC 5258 section 3.5: with RECURSIVEMATCH, a mailbox that is not
+		// subscribed is still listed, with CHILDINFO, when an inferior is.
+		if !options.SelectRecursiveMatch || !tree.hasSubscribedInferior(name) {
+			return nil
+		}
+		childInfo = &imap.ListDataChildInfo{Subscribed: true}
 	}
 	if options.SelectSpecialUse && info.SpecialUse == "" {
 		return nil
 	}
-	data := &imap.ListData{Mailbox: name, Delim: mailstore.Delimiter}
+	data := &imap.ListData{Mailbox: name, Delim: mailstore.Delimiter, ChildInfo: childInfo}
 	if !exists {
 		data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
 	}
@@ -244,6 +248,16 @@ func newMailboxTree(infos []mailstore.MailboxInfo) *mailboxTree {
 func (t *mailboxTree) exists(name string) bool {
 	_, ok := t.infos[name]
 	return ok
+}
+
+func (t *mailboxTree) hasSubscribedInferior(name string) bool {
+	prefix := name + string(mailstore.Delimiter)
+	for n, info := range t.infos {
+		if strings.HasPrefix(n, prefix) && info.Subscribed {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *mailboxTree) hasChildren(name string) bool {

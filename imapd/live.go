@@ -114,6 +114,9 @@ func (s *Server) Appended(agent, mailbox string, uid uint32) {
 	lm.uids = append(lm.uids, uid)
 	// One EXISTS per message: SessionTracker.EncodeSeqNum only handles
 	// increments of one.
+	// TODO: a COPY or delivery of n messages sends n EXISTS; and a new
+	// keyword arriving with APPEND or COPY reaches other sessions' FLAGS
+	// only at the next SELECT or STORE, as the observer is not told flags.
 	lm.tracker.QueueNumMessages(uint32(len(lm.uids)))
 	lm.queuedLocked(nil, 1, 0)
 }

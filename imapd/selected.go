@@ -92,6 +92,10 @@ type msgRef struct {
 // (RFC 9051 section 7.5.2 lets the server omit them). It costs the number
 // of messages named, plus a binary search: while the session has no
 // updates queued its view is the live one and numbers map directly.
+//
+// TODO: UID FETCH/STORE of a message delivered after the session's last
+// poll skips it until the next command announces it with EXISTS; sending
+// EXISTS first would need the update writer inside the command.
 func (sel *selection) resolve(numSet imap.NumSet) []msgRef {
 	if imap.IsSearchRes(numSet) {
 		numSet = sel.searchRes

@@ -181,10 +181,17 @@ func (s *Store) RemoveAgent(address string) error {
 			return err
 		}
 		boxes := tx.Bucket(bucketMailboxes)
-		if boxes.Bucket([]byte(address)) != nil {
-			return boxes.DeleteBucket([]byte(address))
+		ab := boxes.Bucket([]byte(address))
+		if ab == nil {
+			return nil
 		}
-		return nil
+		// Sessions with one of the mailboxes selected are told it is gone.
+		_ = ab.ForEachBucket(func(k []byte) error {
+			name := string(k)
+			tx.OnCommit(func() { s.observer.MailboxGone(address, name) })
+			return nil
+		})
+		return boxes.DeleteBucket([]byte(address))
 	})
 	if err == nil {
 		s.auth.forget(address)

@@ -180,3 +180,15 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("no quota: %v", err)
 	}
 }
+
+func TestRemoveAgentAnnouncesMailboxes(t *testing.T) {
+	ms, rec := newTestStore(t)
+	if err := ms.RemoveAgent("a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{Inbox, Sent, Archive} {
+		if !slices.Contains(rec.events, "gone "+name) {
+			t.Errorf("no MailboxGone for %s: %v", name, rec.events)
+		}
+	}
+}
