@@ -73,6 +73,10 @@ type sampleSum struct {
 }
 
 // sample sums VmRSS and VmHWM over the processes and their descendants.
+// TODO: a sum of RSS counts shared pages (libraries, shared memory) once
+// per process, which flatters a single-process server; Pss from
+// smaps_rollup would be fair but costs the kernel a page-table walk per
+// process every sample.
 func (s *memSampler) sample() sampleSum {
 	var sum sampleSum
 	seen := map[int]bool{}

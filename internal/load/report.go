@@ -98,6 +98,9 @@ func buildReport(cfg Config, all []sent, elapsed time.Duration, ws []*idleWatche
 // wakeReport matches each recipient's accepted deliveries, in the order of
 // their 250s, with the EXISTS announcements in order: the n-th message to
 // reach a mailbox is taken to be the n-th the senders saw accepted.
+// TODO: with several senders per recipient two deliveries can swap places;
+// fetching each new message's Message-ID would match exactly, at the price
+// of a command per wake-up that would itself delay the next EXISTS.
 func wakeReport(rep *Report, all []sent, ws []*idleWatcher) {
 	accepted := make([][]time.Duration, len(ws))
 	for _, s := range all {
