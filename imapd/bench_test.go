@@ -92,3 +92,36 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
 }
+
+// BenchmarkFetchEnvelopeSearch measures FETCH 1:* ENVELOPE and UID SEARCH
+// SUBJECT on 10,000 messages, the two commands that read message bytes
+// rather than metadata.
+func BenchmarkFetchEnvelopeSearch(b *testing.B) {
+	e := newEnv(b, b.TempDir(), "seller")
+	e.fill("seller", "INBOX", 10_000)
+	c, _ := e.dial("seller")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("envelope", func(b *testing.B) {
+		for b.Loop() {
+			cmd := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true})
+			for m := cmd.Next(); m != nil; m = cmd.Next() {
+				for m.Next() != nil {
+				}
+			}
+			if err := cmd.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("search-subject", func(b *testing.B) {
+		crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{
+			{Key: "Subject", Value: "-4242"}}}
+		for b.Loop() {
+			if _, err := c.UIDSearch(crit, nil).Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

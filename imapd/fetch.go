@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -257,14 +258,17 @@ func envelope(raw []byte) *imap.Envelope {
 	fields, _ := rawmsg.ScanHeader(raw)
 	var h textproto.Header
 	// Add puts a field before earlier ones of the same name; adding in
-	// reverse keeps the message's order.
+	// reverse keeps the message's order. Date is parsed here, faster.
 	for i := len(fields) - 1; i >= 0; i-- {
-		h.Add(fields[i].Name, fields[i].Value)
+		if !strings.EqualFold(fields[i].Name, "Date") {
+			h.Add(fields[i].Name, fields[i].Value)
+		}
 	}
 	env := guard(func() *imap.Envelope { return imapserver.ExtractEnvelope(h) })
 	if env == nil {
 		env = &imap.Envelope{}
 	}
+	env.Date, _ = parseDate(firstValue(fields, "Date"))
 	return env
 }
 

@@ -9,13 +9,18 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
 
+	"agentmail/internal/rawmsg"
 	"agentmail/mailstore"
 )
 
 // searchBodyMax bounds how much of one part SEARCH BODY/TEXT reads.
 const searchBodyMax = 16 << 20
+
+// searchChunk is how many messages Search reads at a time: their bytes
+// are looked at inside one short read transaction and never copied, so
+// SEARCH of a large mailbox needs little memory.
+const searchChunk = 512
 
 // Search implements imapserver.Session: every key of RFC 9051 section
 // 6.4.4 that imap.SearchCriteria carries, plus ESEARCH results and
@@ -24,54 +29,29 @@ func (sess *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriter
 	options *imap.SearchOptions) (*imap.SearchData, error) {
 	refs := sess.sel.resolve(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	sess.staticCriteria(criteria, refs)
-	metas, err := sess.srv.ms.Messages(sess.agent, sess.sel.name, refUIDs(refs))
-	if err != nil {
-		return nil, sess.storeError("search", err)
-	}
-	seqOf := make(map[uint32]uint32, len(refs))
-	for _, r := range refs {
-		seqOf[r.uid] = r.seq
-	}
-	cands := make([]*candidate, len(metas))
-	byUID := make(map[uint32]*candidate, len(metas))
-	for i, m := range metas {
-		cands[i] = &candidate{seq: seqOf[m.UID], msg: m}
-		byUID[m.UID] = cands[i]
-	}
-	if criteriaNeedRaw(criteria) {
-		// The bytes are only read here, inside one read transaction, and
-		// copied so the candidates outlive it.
-		err := sess.srv.ms.ForEachRaw(sess.agent, sess.sel.name, refUIDs(refs),
-			func(uid uint32, raw []byte) error {
-				if c := byUID[uid]; c != nil {
-					c.raw = bytes.Clone(raw)
-				}
-				return nil
-			})
-		if err != nil {
-			return nil, sess.storeError("search", err)
-		}
-	}
-
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
-	for _, c := range cands {
-		if !c.match(criteria) {
-			continue
+	for len(refs) > 0 {
+		n := min(len(refs), searchChunk)
+		matched, err := sess.searchChunk(refs[:n], criteria)
+		if err != nil {
+			return nil, sess.storeError("search", err)
 		}
-		c.raw = nil
-		uids.AddNum(imap.UID(c.msg.UID))
-		seqs.AddNum(c.seq)
-		num := c.seq
-		if kind == imapserver.NumKindUID {
-			num = c.msg.UID
+		refs = refs[n:]
+		for _, r := range matched {
+			uids.AddNum(imap.UID(r.uid))
+			seqs.AddNum(r.seq)
+			num := r.seq
+			if kind == imapserver.NumKindUID {
+				num = r.uid
+			}
+			if data.Min == 0 || num < data.Min {
+				data.Min = num
+			}
+			data.Max = max(data.Max, num)
+			data.Count++
 		}
-		if data.Min == 0 || num < data.Min {
-			data.Min = num
-		}
-		data.Max = max(data.Max, num)
-		data.Count++
 	}
 	data.All = seqs
 	if kind == imapserver.NumKindUID {
@@ -84,6 +64,50 @@ func (sess *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriter
 		sess.sel.searchRes = uids
 	}
 	return data, nil
+}
+
+// searchChunk returns the messages among refs that match, ascending.
+func (sess *session) searchChunk(refs []msgRef, criteria *imap.SearchCriteria) ([]msgRef,
+	error) {
+	metas, err := sess.srv.ms.Messages(sess.agent, sess.sel.name, refUIDs(refs))
+	if err != nil {
+		return nil, err
+	}
+	seqOf := make(map[uint32]uint32, len(refs))
+	for _, r := range refs {
+		seqOf[r.uid] = r.seq
+	}
+	matched := make(map[uint32]bool, len(metas))
+	if !criteriaNeedRaw(criteria) {
+		for _, m := range metas {
+			c := candidate{seq: seqOf[m.UID], msg: m}
+			matched[m.UID] = c.match(criteria)
+		}
+	} else {
+		byUID := make(map[uint32]mailstore.Message, len(metas))
+		for _, m := range metas {
+			byUID[m.UID] = m
+		}
+		// raw is valid only inside the callback, so the match is made there.
+		err = sess.srv.ms.ForEachRaw(sess.agent, sess.sel.name, refUIDs(refs),
+			func(uid uint32, raw []byte) error {
+				if m, ok := byUID[uid]; ok {
+					c := candidate{seq: seqOf[uid], msg: m, raw: raw}
+					matched[uid] = c.match(criteria)
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []msgRef
+	for _, r := range refs {
+		if matched[r.uid] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func isEmpty(set imap.NumSet) bool {
@@ -153,13 +177,14 @@ func criteriaNeedRaw(c *imap.SearchCriteria) bool {
 	return false
 }
 
-// candidate is one message being searched; its header is parsed at most
-// once.
+// candidate is one message being searched; its header is split into
+// fields at most once.
 type candidate struct {
-	seq    uint32
-	msg    mailstore.Message
-	raw    []byte
-	header *mail.Header
+	seq      uint32
+	msg      mailstore.Message
+	raw      []byte
+	fields   []rawmsg.Field
+	splitHdr bool
 }
 
 func (c *candidate) match(cr *imap.SearchCriteria) bool {
@@ -212,13 +237,13 @@ func (c *candidate) matchLogic(cr *imap.SearchCriteria) bool {
 func (c *candidate) matchContent(cr *imap.SearchCriteria) bool {
 	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
 		// RFC 9051 section 6.4.4: SENTBEFORE/SENTSINCE use the Date header.
-		sent, err := c.hdr().Date()
-		if err != nil || !inDateRange(sent, cr.SentSince, cr.SentBefore) {
+		sent, ok := parseDate(firstValue(c.hdr(), "Date"))
+		if !ok || !inDateRange(sent, cr.SentSince, cr.SentBefore) {
 			return false
 		}
 	}
 	for _, h := range cr.Header {
-		if !headerContains(c.hdr().FieldsByKey(h.Key), h.Value) {
+		if !fieldsContain(c.hdr(), h.Key, h.Value) {
 			return false
 		}
 	}
@@ -235,18 +260,14 @@ func (c *candidate) matchContent(cr *imap.SearchCriteria) bool {
 	return true
 }
 
-func (c *candidate) hdr() *mail.Header {
-	if c.header == nil {
-		e := guard(func() *gomessage.Entity {
-			e, _ := gomessage.Read(bytes.NewReader(c.raw))
-			return e
-		})
-		c.header = &mail.Header{}
-		if e != nil {
-			c.header = &mail.Header{Header: e.Header}
-		}
+// hdr returns the header fields, read the way the rest of agentmail reads
+// them (rawmsg.ScanHeader): past malformed lines, never refusing.
+func (c *candidate) hdr() []rawmsg.Field {
+	if !c.splitHdr {
+		c.fields, _ = rawmsg.ScanHeader(c.raw)
+		c.splitHdr = true
 	}
-	return c.header
+	return c.fields
 }
 
 // inDateRange compares dates only, ignoring time and zone (RFC 9051
