@@ -64,9 +64,9 @@ func TestSentCopyOverIMAP(t *testing.T) {
 
 // TestMalformedCorpusOverSMTP submits each message of the IMAP side's
 // malformed-mail corpus that SMTP can carry and reads it back over IMAP,
-// byte for byte. SMTP cannot carry bare CR or LF (smtpd refuses them),
-// lines over 2000 octets (go-smtp's limit) or a message that does not end
-// with CRLF; those are covered by the APPEND path in imapd.
+// byte for byte. SMTP cannot carry bare CR or LF (smtpd refuses them) or a
+// message that does not end with CRLF, and lines over 2000 octets are left
+// to the APPEND path in imapd, as smtpd's line limit is configurable.
 func TestMalformedCorpusOverSMTP(t *testing.T) {
 	paths, err := filepath.Glob("../../imapd/testdata/malformed/*.eml")
 	if err != nil || len(paths) == 0 {
@@ -114,4 +114,44 @@ func smtpCarries(raw []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestQuotaOverSMTPAndIMAP fills an agent up to mail.quota_bytes: the next
+// paid request to it is refused with 552 5.2.2 and reserves nothing, and
+// its own APPEND gets [OVERQUOTA].
+func TestQuotaOverSMTPAndIMAP(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Mail.QuotaBytes = 2000
+	cfg.Mail.SaveSent = false
+	ts := startServerWith(t, cfg, newClock())
+	ts.addAgent("buyer")
+	ts.addAgent("seller")
+	ts.credit("buyer", "10.00")
+	ts.price("seller", `{"pricing_model":"per_request","base_price":0.25}`)
+	mustSend(t, ts, "buyer", "seller", message("buyer", "seller", "fill", strings.Repeat("x", 1500)))
+
+	req := message("buyer", "seller", "paid", strings.Repeat("y", 600),
+		"X-AgentMail-Marketplace-Request-Id: req-quota")
+	code, text := smtpCode(t, ts.send("buyer", []string{"seller"}, req))
+	if code != 552 || !strings.HasPrefix(text, "5.2.2 ") {
+		t.Fatalf("request to a full mailbox: %d %s", code, text)
+	}
+	if got := ts.balance("buyer"); got != "10.000000/0.000000" {
+		t.Errorf("buyer balance after the refusal %s: something was reserved", got)
+	}
+	if n := ts.count("seller", "INBOX"); n != 1 {
+		t.Errorf("seller INBOX holds %d messages", n)
+	}
+
+	c := ts.imapLogin("seller", nil)
+	defer c.Close()
+	raw := strings.Repeat("z", 600)
+	cmd := c.Append("Drafts", int64(len(raw)), nil)
+	if _, err := cmd.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Close()
+	if _, err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "OVERQUOTA") {
+		t.Fatalf("APPEND over quota: %v", err)
+	}
 }

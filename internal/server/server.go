@@ -55,6 +55,7 @@ func OpenStores(cfg config.Config, now func() time.Time) (*Stores, error) {
 		db.Close()
 		return nil, err
 	}
+	st.Mail.SetQuota(cfg.Mail.QuotaBytes)
 	return st, nil
 }
 
