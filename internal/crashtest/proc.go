@@ -43,10 +43,23 @@ type Server struct {
 
 var addrRe = regexp.MustCompile(`agentmail serving.* smtp=(\S+) imap=(\S+) http=(\S+)`)
 
-// StartServer runs bin serve over dataDir and waits until it listens.
+// serverConfig lifts the per-agent send rate limit: the traffic sends as
+// fast as the server answers, and a refusal for rate would test nothing.
+const serverConfig = `
+[smtp]
+send_rate_per_minute = 0
+send_burst = 0
+`
+
+// StartServer runs bin serve over dataDir and waits until it listens. Its
+// configuration file is written beside dataDir.
 func StartServer(bin, dataDir string) (*Server, error) {
-	cmd := exec.Command(bin, "serve", "--data", dataDir, "--smtp", "127.0.0.1:0",
-		"--imap", "127.0.0.1:0", "--http", "127.0.0.1:0")
+	conf := filepath.Clean(dataDir) + ".toml"
+	if err := os.WriteFile(conf, []byte(serverConfig), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", conf, "--data", dataDir,
+		"--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	s := &Server{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
