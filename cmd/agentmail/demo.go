@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +59,7 @@ type demo struct {
 	out                          io.Writer
 	admin                        *admin.Service
 	smtpAddr, imapAddr, httpAddr string
+	smtpTLS                      *tls.Config // trusts the server's generated certificate
 	buyer, seller                demoAgent
 	step                         int
 }
@@ -81,6 +84,9 @@ func runDemo(out io.Writer, log *slog.Logger) error {
 
 	d := &demo{out: out, admin: srv.Stores.Admin(cfg.Domain)}
 	d.smtpAddr, d.imapAddr, d.httpAddr = srv.Addrs()
+	if d.smtpTLS, err = trustFile(srv.SelfSignedCertFile()); err != nil {
+		return err
+	}
 	d.say("server started in %s", dir)
 	d.detail("SMTP %s, IMAP %s, HTTP %s, domain %s", d.smtpAddr, d.imapAddr, d.httpAddr,
 		cfg.Domain)
@@ -184,4 +190,18 @@ func (d *demo) balance(a demoAgent) (billing.Balance, error) {
 		}
 	}
 	return billing.Balance{Currency: "USD"}, nil
+}
+
+// trustFile returns a client TLS configuration whose only trust anchor is
+// the certificate in path.
+func trustFile(path string) (*tls.Config, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return &tls.Config{RootCAs: roots}, nil
 }

@@ -85,7 +85,7 @@ func (d *demo) sendRequest() error {
 	msg := demoMessage{from: d.buyer, to: d.seller.address, subject: "Question",
 		headers: [][2]string{{marketplace.HeaderRequestID, demoRequestID}},
 		body:    `{"question": "What is the capital of Peru?"}`}
-	if err := sendMail(d.smtpAddr, msg); err != nil {
+	if err := sendMail(d.smtpAddr, d.smtpTLS, msg); err != nil {
 		return err
 	}
 	d.detail("%s: %s", marketplace.HeaderRequestID, demoRequestID)
@@ -133,7 +133,7 @@ func (d *demo) sendResponse() error {
 		headers: [][2]string{{marketplace.HeaderRequestID, demoRequestID},
 			{marketplace.HeaderUsage, usage}},
 		body: `{"answer": "Lima"}`}
-	if err := sendMail(d.smtpAddr, msg); err != nil {
+	if err := sendMail(d.smtpAddr, d.smtpTLS, msg); err != nil {
 		return err
 	}
 	d.detail("%s: %s", marketplace.HeaderUsage, usage)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -15,7 +16,7 @@ import (
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
-	var smtpAddr, imapAddr, httpAddr string
+	var smtpAddr, imapAddr, httpAddr, smtpsAddr, imapsAddr string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server: SMTP, IMAP, the HTTP side-server and the admin socket",
@@ -23,14 +24,18 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 cleanly: listeners close, sessions end, queued writes are committed.
 
 Agents submit over SMTP (AUTH is allowed without TLS from loopback only),
-read over IMAP, and query pricing and billing over HTTP. The admin socket
+read over IMAP, and query pricing and billing over HTTP. SMTP and IMAP
+offer STARTTLS, and implicit TLS on --smtp-tls and --imap-tls when set.
+Without tls.cert_file and tls.key_file a self-signed certificate is
+generated into the data directory; SIGHUP reads the certificate again. The admin socket
 admin.sock in the data directory serves the agent, wallet and pricing
 commands while the server runs. An address with port 0 gets a free port;
 the log line "agentmail serving" names the ports chosen.`,
 		Example: `  agentmail serve
   agentmail serve --config /etc/agentmail.toml
   agentmail serve --data /var/lib/agentmail --domain agents.example.com \
-      --smtp 0.0.0.0:587 --imap 0.0.0.0:143 --http 127.0.0.1:8080`,
+      --smtp 0.0.0.0:587 --smtp-tls 0.0.0.0:465 --imap 0.0.0.0:143 \
+      --imap-tls 0.0.0.0:993 --http 127.0.0.1:8080`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd)
@@ -47,6 +52,12 @@ the log line "agentmail serving" names the ports chosen.`,
 			if fs.Changed("http") {
 				cfg.HTTP.Listen = httpAddr
 			}
+			if fs.Changed("smtp-tls") {
+				cfg.SMTP.ListenTLS = smtpsAddr
+			}
+			if fs.Changed("imap-tls") {
+				cfg.IMAP.ListenTLS = imapsAddr
+			}
 			log, err := newLogger(cmd.ErrOrStderr(), cfg.Log)
 			if err != nil {
 				return err
@@ -58,6 +69,10 @@ the log line "agentmail serving" names the ports chosen.`,
 	cmd.Flags().StringVar(&smtpAddr, "smtp", def.SMTP.Listen, "SMTP submission listen address")
 	cmd.Flags().StringVar(&imapAddr, "imap", def.IMAP.Listen, "IMAP listen address")
 	cmd.Flags().StringVar(&httpAddr, "http", def.HTTP.Listen, "HTTP side-server listen address")
+	cmd.Flags().StringVar(&smtpsAddr, "smtp-tls", def.SMTP.ListenTLS,
+		"SMTP implicit-TLS listen address (\"\" is off)")
+	cmd.Flags().StringVar(&imapsAddr, "imap-tls", def.IMAP.ListenTLS,
+		"IMAP implicit-TLS listen address (\"\" is off)")
 	return cmd
 }
 
@@ -69,11 +84,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	srv, err := server.Start(cfg, log, server.Options{})
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			if err := srv.Reload(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; the old one stays", "err", err)
+			}
+		}
+	}
 	log.Info("agentmail stopping")
 	if err := srv.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"agentmail/internal/config"
 	"agentmail/internal/httpapi"
 	"agentmail/internal/store"
+	"agentmail/internal/tlsconf"
 	"agentmail/mailstore"
 	"agentmail/marketplace"
 	"agentmail/smtpd"
@@ -76,6 +78,8 @@ type Server struct {
 	admin *http.Server
 
 	smtpLn, imapLn, httpLn, adminLn net.Listener
+	smtpsLn, imapsLn                net.Listener // implicit TLS; nil when off
+	certs                           *tlsconf.Manager
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -94,6 +98,12 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, Stores: st, stop: make(chan struct{})}
+	s.certs, err = tlsconf.New(tlsconf.Options{CertFile: cfg.TLS.CertFile,
+		KeyFile: cfg.TLS.KeyFile, DataDir: cfg.DataDir, Domain: cfg.Domain, Logger: log})
+	if err != nil {
+		st.DB.Close()
+		return nil, err
+	}
 	if err := s.listen(); err != nil {
 		s.closeListeners()
 		st.DB.Close()
@@ -113,8 +123,19 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		ReadTimeout:     cfg.SMTP.ReadTimeout.Duration,
 		WriteTimeout:    cfg.SMTP.WriteTimeout.Duration,
 		Logger:          log,
+		MaxLineBytes:    cfg.SMTP.MaxLineBytes,
+		MaxHeaderBytes:  cfg.SMTP.MaxHeaderBytes,
+		SendPerMinute:   cfg.SMTP.SendRatePerMinute,
+		SendBurst:       cfg.SMTP.SendBurst,
+		MaxConnsPerAddr: cfg.SMTP.MaxConnectionsPerAddress,
+		Auth: smtpd.AuthLimits{Delay: cfg.SMTP.AuthFailureDelay.Duration,
+			MaxDelay:   cfg.SMTP.AuthFailureMaxDelay.Duration,
+			BlockAfter: cfg.SMTP.AuthBlockAfter, BlockFor: cfg.SMTP.AuthBlockFor.Duration},
+		InsecureAuth: s.plaintextAuth,
+		TLSConfig:    s.certs.Config(),
 	})
-	s.imap = imapd.New(st.Mail, imapd.Config{Domain: cfg.Domain, Logger: log})
+	s.imap = imapd.New(st.Mail, imapd.Config{Domain: cfg.Domain, Logger: log,
+		TLSConfig: s.certs.Config(), InsecureAuth: s.plaintextAuth})
 	st.Mail.SetObserver(s.imap)
 	s.http = &http.Server{
 		Handler:           httpapi.New(st.Mail, st.Market, httpapi.Config{Domain: cfg.Domain, Logger: log}),
@@ -124,6 +145,13 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 
 	s.serve("smtp", func() error { return s.smtp.Serve(s.smtpLn) })
 	s.serve("imap", func() error { return s.imap.Serve(s.imapLn) })
+	if s.smtpsLn != nil {
+		s.serve("smtps", func() error { return s.smtp.ServeTLS(s.smtpsLn) })
+	}
+	if s.imapsLn != nil {
+		imaps := tls.NewListener(s.imapsLn, s.certs.Config())
+		s.serve("imaps", func() error { return s.imap.Serve(imaps) })
+	}
 	s.serve("http", func() error { return s.http.Serve(s.httpLn) })
 	s.serve("admin", func() error { return s.admin.Serve(s.adminLn) })
 	s.wg.Add(1)
@@ -142,8 +170,46 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	}
 	log.Info("agentmail serving", "domain", cfg.Domain, "data", cfg.DataDir,
 		"smtp", s.smtpLn.Addr().String(), "imap", s.imapLn.Addr().String(),
-		"http", s.httpLn.Addr().String())
+		"http", s.httpLn.Addr().String(), "smtps", addrOf(s.smtpsLn), "imaps", addrOf(s.imapsLn))
 	return s, nil
+}
+
+// plaintextAuth reports whether a connection without TLS may authenticate:
+// only from loopback, and only when the configuration allows it.
+func (s *Server) plaintextAuth(c net.Conn) bool {
+	return s.cfg.TLS.AllowPlaintextAuthOnLoopback && smtpd.IsLoopback(c)
+}
+
+// Reload reads the TLS certificate again (SIGHUP); on error the one in use
+// stays.
+func (s *Server) Reload() error { return s.certs.Reload() }
+
+// TLSAddrs returns the implicit-TLS listeners' addresses, "" when off.
+func (s *Server) TLSAddrs() (smtps, imaps string) {
+	return addrOf(s.smtpsLn), addrOf(s.imapsLn)
+}
+
+// SelfSignedCertFile is where a generated certificate is kept, for clients
+// that should trust it.
+func (s *Server) SelfSignedCertFile() string { return s.certs.SelfSignedCertFile() }
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// listenTLS opens an implicit-TLS listener; "" leaves it off.
+func listenTLS(addr, name string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener: %w", name, err)
+	}
+	return ln, nil
 }
 
 func (s *Server) listen() error {
@@ -154,6 +220,12 @@ func (s *Server) listen() error {
 	if s.imapLn, err = net.Listen("tcp", s.cfg.IMAP.Listen); err != nil {
 		return fmt.Errorf("imap listener: %w", err)
 	}
+	if s.smtpsLn, err = listenTLS(s.cfg.SMTP.ListenTLS, "smtps"); err != nil {
+		return err
+	}
+	if s.imapsLn, err = listenTLS(s.cfg.IMAP.ListenTLS, "imaps"); err != nil {
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", s.cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
@@ -162,7 +234,8 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) closeListeners() {
-	for _, ln := range []net.Listener{s.smtpLn, s.imapLn, s.httpLn, s.adminLn} {
+	for _, ln := range []net.Listener{s.smtpLn, s.imapLn, s.httpLn, s.adminLn, s.smtpsLn,
+		s.imapsLn} {
 		if ln != nil {
 			ln.Close()
 		}
