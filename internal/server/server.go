@@ -80,6 +80,7 @@ type Server struct {
 	smtpLn, imapLn, httpLn, adminLn net.Listener
 	smtpsLn, imapsLn                net.Listener // implicit TLS; nil when off
 	certs                           *tlsconf.Manager
+	smtpDrain                       *drainListener
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -96,6 +97,9 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	st, err := OpenStores(cfg, opts.Now)
 	if err != nil {
 		return nil, err
+	}
+	if from := st.DB.UpgradedFrom(); from != store.FormatVersion {
+		log.Info("data format upgraded", "from", from, "to", store.FormatVersion)
 	}
 	s := &Server{cfg: cfg, log: log, Stores: st, stop: make(chan struct{})}
 	s.certs, err = tlsconf.New(tlsconf.Options{CertFile: cfg.TLS.CertFile,
@@ -141,7 +145,7 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		Handler:           httpapi.New(st.Mail, st.Market, httpapi.Config{Domain: cfg.Domain, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	s.admin = &http.Server{Handler: admin.Handler(st.Admin(cfg.Domain))}
+	s.admin = &http.Server{Handler: admin.WithBackup(admin.Handler(st.Admin(cfg.Domain)), st.DB)}
 
 	s.serve("smtp", func() error { return s.smtp.Serve(s.smtpLn) })
 	s.serve("imap", func() error { return s.imap.Serve(s.imapLn) })
@@ -217,6 +221,8 @@ func (s *Server) listen() error {
 	if s.smtpLn, err = net.Listen("tcp", s.cfg.SMTP.Listen); err != nil {
 		return fmt.Errorf("smtp listener: %w", err)
 	}
+	s.smtpDrain = newDrainListener(s.smtpLn)
+	s.smtpLn = s.smtpDrain
 	if s.imapLn, err = net.Listen("tcp", s.cfg.IMAP.Listen); err != nil {
 		return fmt.Errorf("imap listener: %w", err)
 	}
@@ -262,16 +268,21 @@ func (s *Server) Addrs() (smtp, imap, http string) {
 	return s.smtpLn.Addr().String(), s.imapLn.Addr().String(), s.httpLn.Addr().String()
 }
 
-// Close stops accepting, ends sessions, waits for the writer to commit what
-// it has queued and closes the database.
+// Close stops accepting and ends sessions: SMTP messages whose data is
+// arriving or being committed get their reply, other SMTP sessions get 421,
+// IMAP sessions (IDLE too) get BYE. Then it waits for the writer to commit
+// what it has queued and closes the database.
 func (s *Server) Close() error {
 	close(s.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = s.http.Shutdown(ctx)
-	_ = s.admin.Shutdown(ctx)
+	s.smtpDrain.drain(ctx)
 	_ = s.smtp.Close()
 	_ = s.imap.Close()
+	_ = s.http.Shutdown(ctx)
+	if err := s.admin.Shutdown(ctx); err != nil {
+		_ = s.admin.Close() // a backup still streaming holds a read transaction
+	}
 	s.wg.Wait()
 	_ = os.Remove(filepath.Join(s.cfg.DataDir, admin.SocketName))
 	return s.Stores.DB.Close()
