@@ -74,7 +74,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		var e Entry
 		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("journal entry %d: %w", binary.BigEndian.Uint64(k), err)
+			return fmt.Errorf("journal entry %x: %w", k, err)
 		}
 		var sum int64
 		for _, p := range e.Postings {
