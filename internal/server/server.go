@@ -283,6 +283,9 @@ func (s *Server) Close() error {
 	if err := s.admin.Shutdown(ctx); err != nil {
 		_ = s.admin.Close() // a backup still streaming holds a read transaction
 	}
+	// go-smtp closes only the listeners its Serve has registered; one whose
+	// goroutine had not started yet would block in Accept for ever.
+	s.closeListeners()
 	s.wg.Wait()
 	_ = os.Remove(filepath.Join(s.cfg.DataDir, admin.SocketName))
 	return s.Stores.DB.Close()
