@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -183,23 +184,23 @@ func printUsage(w io.Writer, page admin.UsagePage, f reportFlags) error {
 	case f.asCSV:
 		c := csv.NewWriter(w)
 		_ = c.Write([]string{"marketplace_request_id", "role", "counterparty", "status",
-			"currency", "reserved", "charged", "fee", "released", "capped", "created_at",
-			"resolved_at"})
+			"currency", "reserved", "charged", "fee", "released", "capped", "usage",
+			"created_at", "resolved_at"})
 		for _, r := range page.Rows {
 			_ = c.Write([]string{r.RequestID, r.Role, r.Counterparty, r.Status, r.Currency,
 				r.Reserved.String(), r.Charged.String(), r.Fee.String(), r.Released.String(),
-				strconv.FormatBool(r.Capped), r.Created.UTC().Format(time.RFC3339),
+				strconv.FormatBool(r.Capped), usageJSON(r), r.Created.UTC().Format(time.RFC3339),
 				resolvedAt(r)})
 		}
 		c.Flush()
 		return c.Error()
 	}
 	t := newTable(w, "REQUEST", "ROLE", "COUNTERPARTY", "STATUS", "RESERVED", "CHARGED",
-		"FEE", "RELEASED", "CURRENCY", "CREATED")
+		"FEE", "RELEASED", "CURRENCY", "CREATED", "USAGE")
 	for _, r := range page.Rows {
 		t.row(r.RequestID, r.Role, r.Counterparty, r.Status, r.Reserved.String(),
 			r.Charged.String(), r.Fee.String(), r.Released.String(), r.Currency,
-			r.Created.UTC().Format(time.RFC3339))
+			r.Created.UTC().Format(time.RFC3339), usageJSON(r))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -208,6 +209,18 @@ func printUsage(w io.Writer, page admin.UsagePage, f reportFlags) error {
 		fmt.Fprintf(w, "more rows: --cursor %s\n", page.Next)
 	}
 	return nil
+}
+
+// usageJSON is the seller's usage report as compact JSON, "" before one.
+func usageJSON(r marketplace.UsageRow) string {
+	if r.Usage == nil {
+		return ""
+	}
+	data, err := json.Marshal(r.Usage)
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }
 
 func resolvedAt(r marketplace.UsageRow) string {

@@ -94,6 +94,9 @@ func (s *Service) AddAgent(address, password string) (AgentInfo, error) {
 	if err != nil {
 		return AgentInfo{}, err
 	}
+	if _, err := s.mail.Agent(addr); err == nil {
+		return AgentInfo{}, fmt.Errorf("add %s: %w", addr, mailstore.ErrAgentExists)
+	}
 	if err := s.mail.AddAgent(addr, password); err != nil {
 		return AgentInfo{}, err
 	}
@@ -131,11 +134,16 @@ func (s *Service) RemoveAgent(address string) error {
 	if err != nil {
 		return err
 	}
+	var held []string
 	for _, b := range balances {
 		if b.Available != 0 || b.Reserved != 0 {
-			return fmt.Errorf("remove %s: wallet holds %s %s available and %s reserved; "+
-				"debit it first", addr, b.Available, b.Currency, b.Reserved)
+			held = append(held, fmt.Sprintf("%s %s available and %s reserved",
+				b.Available, b.Currency, b.Reserved))
 		}
+	}
+	if len(held) > 0 {
+		return fmt.Errorf("remove %s: wallet holds %s; debit it first", addr,
+			strings.Join(held, ", "))
 	}
 	return s.mail.RemoveAgent(addr)
 }
@@ -314,8 +322,18 @@ func (s *Service) Reservations(q ReservationQuery) ([]marketplace.Request, error
 }
 
 // Void returns an open reservation's money to its buyer; a note is required.
+// The reservation is BUYER/REQUEST_ID, where BUYER may be an id or an address.
 func (s *Service) Void(reservationID, note string) (marketplace.Request, error) {
-	return s.market.Void(reservationID, note)
+	buyer, requestID, ok := strings.Cut(reservationID, "/")
+	if !ok || requestID == "" {
+		return marketplace.Request{}, fmt.Errorf("reservation %q: want BUYER/REQUEST_ID, "+
+			"for example buyer/req-001", reservationID)
+	}
+	addr, err := mailstore.ResolveAgent(buyer, s.domain)
+	if err != nil {
+		return marketplace.Request{}, err
+	}
+	return s.market.Void(addr+"/"+requestID, note)
 }
 
 // VerifyReport is the outcome of a ledger check.
@@ -356,5 +374,7 @@ func (s *Service) Pricing(address string) (marketplace.Pricing, error) {
 	if errors.Is(err, marketplace.ErrNoPricing) {
 		return p, fmt.Errorf("%s has published no pricing", addr)
 	}
+	enabled := p.IsEnabled() // shown even when the seller never set it
+	p.Enabled = &enabled
 	return p, err
 }

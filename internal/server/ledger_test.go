@@ -55,7 +55,7 @@ func TestVoidReturnsMoneyAndRefusesTheResponse(t *testing.T) {
 	if _, err := ts.admin.Void("buyer@localhost/void-1", ""); err == nil {
 		t.Error("void without a note was accepted")
 	}
-	r, err := ts.admin.Void("buyer@localhost/void-1", "seller offline, ticket 4")
+	r, err := ts.admin.Void("buyer/void-1", "seller offline, ticket 4") // id form
 	if err != nil || r.Status != "voided" {
 		t.Fatalf("void = %+v, %v", r, err)
 	}
