@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
-	"agentmail/internal/rawmsg"
+	"agentmail/internal/envelope"
 	"agentmail/mailstore"
 )
 
@@ -48,8 +47,14 @@ func (sess *session) fetchChunk(w *imapserver.FetchWriter, refs []msgRef,
 	for _, r := range refs {
 		seqOf[r.uid] = r.seq
 	}
+	var envs map[uint32]*imap.Envelope
+	if options.Envelope {
+		if envs, err = sess.cachedEnvelopes(refUIDs(refs)); err != nil {
+			return sess.storeError("fetch", err)
+		}
+	}
 	for _, m := range metas {
-		err := sess.fetchOne(w, seqOf[m.UID], m, options, seenNow[m.UID])
+		err := sess.fetchOne(w, seqOf[m.UID], m, options, seenNow[m.UID], envs[m.UID])
 		if errors.Is(err, mailstore.ErrNoMessage) {
 			continue // expunged since; RFC 9051 section 7.5.2 lets us omit it
 		}
@@ -110,21 +115,38 @@ func fetchesBody(options *imap.FetchOptions) bool {
 	return false
 }
 
-func needsRaw(options *imap.FetchOptions) bool {
-	return options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
-		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+// cachedEnvelopes reads the envelopes computed at delivery (mailstore's
+// env bucket), so FETCH ENVELOPE neither reads nor parses the messages.
+func (sess *session) cachedEnvelopes(uids []uint32) (map[uint32]*imap.Envelope, error) {
+	envs := make(map[uint32]*imap.Envelope, len(uids))
+	err := sess.srv.ms.ForEachEnvelope(sess.agent, sess.sel.name, uids,
+		func(uid uint32, v []byte) error {
+			if sum, err := envelope.Unmarshal(v); err == nil {
+				envs[uid] = sum.Envelope
+			}
+			return nil
+		})
+	return envs, err
+}
+
+func needsContent(options *imap.FetchOptions, env *imap.Envelope) bool {
+	return (options.Envelope && env == nil) || options.BodyStructure != nil ||
+		len(options.BodySection) > 0 || len(options.BinarySection) > 0 ||
+		len(options.BinarySectionSize) > 0
 }
 
 func (sess *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m mailstore.Message,
-	options *imap.FetchOptions, withFlags bool) error {
-	var raw []byte
-	if needsRaw(options) {
+	options *imap.FetchOptions, withFlags bool, env *imap.Envelope) error {
+	var c mailstore.Content
+	if needsContent(options, env) {
 		var err error
-		raw, err = sess.srv.ms.Raw(sess.agent, sess.sel.name, m.UID)
+		c, err = sess.srv.ms.Open(sess.agent, sess.sel.name, m.UID)
 		if err != nil {
 			return err
 		}
+		defer c.Close()
 	}
+	raw := c.Head // the whole message unless c.Body holds the rest
 
 	rw := w.CreateMessage(seq)
 	if options.UID {
@@ -140,30 +162,96 @@ func (sess *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m mailstore
 		rw.WriteRFC822Size(m.Size)
 	}
 	if options.Envelope {
-		rw.WriteEnvelope(envelope(raw))
+		if env == nil {
+			env = envelope.FromHeader(raw).Envelope
+		}
+		rw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		rw.WriteBodyStructure(bodyStructure(raw))
+		rw.WriteBodyStructure(bodyStructure(c))
 	}
 	for _, bs := range options.BodySection {
+		if c.Body != nil {
+			if err := writeBlobSection(rw, c, bs); err != nil {
+				return err
+			}
+			continue
+		}
 		buf := bodySection(raw, bs)
 		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
 			return err
 		}
 	}
 	for _, bs := range options.BinarySection {
-		buf := guard(func() []byte { return imapserver.ExtractBinarySection(bytes.NewReader(raw), bs) })
+		buf := guard(func() []byte { return imapserver.ExtractBinarySection(c.Reader(), bs) })
 		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
 			return err
 		}
 	}
 	for _, bss := range options.BinarySectionSize {
 		n := guard(func() uint32 {
-			return imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss)
+			return imapserver.ExtractBinarySectionSize(c.Reader(), bss)
 		})
 		rw.WriteBinarySectionSize(bss, n)
 	}
 	return rw.Close()
+}
+
+// writeBlobSection serves a section of a message whose body is a blob file.
+// BODY[], BODY[HEADER] and BODY[TEXT], partial or not, are streamed from
+// the file without holding the message; other sections are extracted by
+// the library from the stream.
+//
+// TODO: a MIME part of a large message (BODY[1]) and BINARY[] are still
+// extracted into memory whole by go-imap before they are written.
+func writeBlobSection(rw *imapserver.FetchResponseWriter, c mailstore.Content,
+	bs *imap.FetchItemBodySection) error {
+	whole := len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
+	headerEnd := int64(len(c.Head)) // Head is exactly the header section
+	var off, n int64
+	switch {
+	case whole && bs.Specifier == imap.PartSpecifierNone:
+		off, n = 0, c.Size
+	case whole && bs.Specifier == imap.PartSpecifierHeader:
+		off, n = 0, headerEnd
+	case whole && bs.Specifier == imap.PartSpecifierText:
+		off, n = headerEnd, c.Size-headerEnd
+	case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader:
+		buf := guard(func() []byte {
+			return imapserver.ExtractBodySection(bytes.NewReader(c.Head), bs)
+		})
+		return writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf)
+	default:
+		buf := guard(func() []byte { return imapserver.ExtractBodySection(c.Reader(), bs) })
+		return writeLiteral(rw.WriteBodySection(bs, int64(len(buf))), buf)
+	}
+	if p := bs.Partial; p != nil {
+		skip := min(p.Offset, n)
+		off, n = off+skip, min(n-skip, p.Size)
+	}
+	wc := rw.WriteBodySection(bs, n)
+	_, werr := io.Copy(wc, io.NewSectionReader(contentReaderAt{c}, off, n))
+	cerr := wc.Close()
+	if werr != nil {
+		return fmt.Errorf("write literal: %w", werr)
+	}
+	return cerr
+}
+
+// contentReaderAt reads a stored message as Head followed by its blob body.
+type contentReaderAt struct{ c mailstore.Content }
+
+func (r contentReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	head := int64(len(r.c.Head))
+	if off < head {
+		n := copy(p, r.c.Head[off:])
+		if n == len(p) {
+			return n, nil
+		}
+		m, err := r.ReadAt(p[n:], head)
+		return n + m, err
+	}
+	return r.c.Body.ReadAt(p, off-head)
 }
 
 // bodySection serves BODY[], BODY[HEADER] and BODY[TEXT] of the whole
@@ -250,35 +338,13 @@ func guard[T any](f func() T) (out T) {
 	return f()
 }
 
-// envelope reads the header the way the rest of agentmail does
-// (rawmsg.ScanHeader): a malformed line is skipped rather than ending the
-// header, so fields after it still reach the envelope, and the first of
-// repeated fields wins. Values that do not parse are left out.
-func envelope(raw []byte) *imap.Envelope {
-	fields, _ := rawmsg.ScanHeader(raw)
-	var h textproto.Header
-	// Add puts a field before earlier ones of the same name; adding in
-	// reverse keeps the message's order. Date is parsed here, faster.
-	for i := len(fields) - 1; i >= 0; i-- {
-		if !strings.EqualFold(fields[i].Name, "Date") {
-			h.Add(fields[i].Name, fields[i].Value)
-		}
-	}
-	env := guard(func() *imap.Envelope { return imapserver.ExtractEnvelope(h) })
-	if env == nil {
-		env = &imap.Envelope{}
-	}
-	env.Date, _ = parseDate(firstValue(fields, "Date"))
-	return env
-}
-
 // bodyStructure falls back to one text/plain part when the message cannot
-// be parsed at all.
-func bodyStructure(raw []byte) imap.BodyStructure {
+// be parsed at all. A blob body is read as a stream.
+func bodyStructure(c mailstore.Content) imap.BodyStructure {
 	bs := guard(func() imap.BodyStructure {
-		return imapserver.ExtractBodyStructure(bytes.NewReader(raw))
+		return imapserver.ExtractBodyStructure(c.Reader())
 	})
-	return sanitize(bs, uint32(len(raw)))
+	return sanitize(bs, uint32(c.Size))
 }
 
 // sanitize replaces what the library cannot write: a missing structure, or

@@ -313,6 +313,9 @@ func (sess *session) Append(name string, r imap.LiteralReader,
 	if err != nil {
 		return nil, err
 	}
+	// TODO: APPEND holds the whole literal (up to APPENDLIMIT) in memory and
+	// stores it inside the database; large bodies should go to a blob file
+	// as they do over SMTP (smtpd's spool), or one APPEND can cost 50 MiB.
 	raw, err := io.ReadAll(io.LimitReader(r, appendSizeMax+1))
 	if err != nil {
 		return nil, err

@@ -2,12 +2,12 @@ package imapd
 
 import (
 	"mime"
-	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-message/charset"
 
+	"agentmail/internal/envelope"
 	"agentmail/internal/rawmsg"
 )
 
@@ -55,25 +55,5 @@ func fieldsContain(fields []rawmsg.Field, name, s string) bool {
 	return false
 }
 
-// dateLayouts are the forms of RFC 5322 section 3.3 that nearly every
-// message uses; they are tried before net/mail's parser, which tries many
-// more forms and cost more than the rest of FETCH ENVELOPE together.
-var dateLayouts = []string{
-	"Mon, 02 Jan 2006 15:04:05 -0700",
-	"Mon, 2 Jan 2006 15:04:05 -0700",
-	"02 Jan 2006 15:04:05 -0700",
-}
-
 // parseDate reads a Date field; ok is false when it cannot.
-func parseDate(v string) (time.Time, bool) {
-	if v == "" {
-		return time.Time{}, false
-	}
-	for _, layout := range dateLayouts {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, true
-		}
-	}
-	t, err := mail.ParseDate(v)
-	return t, err == nil
-}
+func parseDate(v string) (time.Time, bool) { return envelope.ParseDate(v) }

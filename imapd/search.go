@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 
+	"agentmail/internal/envelope"
 	"agentmail/internal/rawmsg"
 	"agentmail/mailstore"
 )
@@ -78,28 +80,19 @@ func (sess *session) searchChunk(refs []msgRef, criteria *imap.SearchCriteria) (
 		seqOf[r.uid] = r.seq
 	}
 	matched := make(map[uint32]bool, len(metas))
-	if !criteriaNeedRaw(criteria) {
+	switch {
+	case criteriaNeedRaw(criteria):
+		err = sess.searchRaw(refs, metas, seqOf, criteria, matched)
+	case criteriaNeedSummary(criteria):
+		err = sess.searchSummaries(refs, metas, seqOf, criteria, matched)
+	default:
 		for _, m := range metas {
 			c := candidate{seq: seqOf[m.UID], msg: m}
 			matched[m.UID] = c.match(criteria)
 		}
-	} else {
-		byUID := make(map[uint32]mailstore.Message, len(metas))
-		for _, m := range metas {
-			byUID[m.UID] = m
-		}
-		// raw is valid only inside the callback, so the match is made there.
-		err = sess.srv.ms.ForEachRaw(sess.agent, sess.sel.name, refUIDs(refs),
-			func(uid uint32, raw []byte) error {
-				if m, ok := byUID[uid]; ok {
-					c := candidate{seq: seqOf[uid], msg: m, raw: raw}
-					matched[uid] = c.match(criteria)
-				}
-				return nil
-			})
-		if err != nil {
-			return nil, err
-		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	var out []msgRef
 	for _, r := range refs {
@@ -108,6 +101,78 @@ func (sess *session) searchChunk(refs []msgRef, criteria *imap.SearchCriteria) (
 		}
 	}
 	return out, nil
+}
+
+// searchRaw matches criteria that read the messages themselves.
+func (sess *session) searchRaw(refs []msgRef, metas []mailstore.Message,
+	seqOf map[uint32]uint32, criteria *imap.SearchCriteria, matched map[uint32]bool) error {
+	{
+		byUID := make(map[uint32]mailstore.Message, len(metas))
+		for _, m := range metas {
+			byUID[m.UID] = m
+		}
+		// raw is valid only inside the callback, so the match is made there.
+		return sess.srv.ms.ForEachRaw(sess.agent, sess.sel.name, refUIDs(refs),
+			func(uid uint32, raw []byte, blob string) error {
+				m, ok := byUID[uid]
+				if !ok {
+					return nil
+				}
+				c := candidate{seq: seqOf[uid], msg: m, raw: raw}
+				if blob != "" {
+					f, err := sess.srv.ms.OpenBlob(blob)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					c.body = f
+				}
+				matched[uid] = c.match(criteria)
+				return nil
+			})
+	}
+}
+
+// searchSummaries matches criteria that need only the envelope cached at
+// delivery (SUBJECT, SENTSINCE, SENTBEFORE), without reading any message.
+func (sess *session) searchSummaries(refs []msgRef, metas []mailstore.Message,
+	seqOf map[uint32]uint32, criteria *imap.SearchCriteria, matched map[uint32]bool) error {
+	byUID := make(map[uint32]mailstore.Message, len(metas))
+	for _, m := range metas {
+		byUID[m.UID] = m
+	}
+	err := sess.srv.ms.ForEachEnvelope(sess.agent, sess.sel.name, refUIDs(refs),
+		func(uid uint32, v []byte) error {
+			m, ok := byUID[uid]
+			if !ok {
+				return nil
+			}
+			sum, err := envelope.Unmarshal(v)
+			if err != nil {
+				return nil // left for searchRaw below
+			}
+			c := candidate{seq: seqOf[uid], msg: m, sum: &sum}
+			matched[uid] = c.match(criteria)
+			delete(byUID, uid)
+			return nil
+		})
+	if err != nil || len(byUID) == 0 {
+		return err
+	}
+	// Messages without a usable cache are read as before.
+	var rest []mailstore.Message
+	for _, m := range metas {
+		if _, ok := byUID[m.UID]; ok {
+			rest = append(rest, m)
+		}
+	}
+	var restRefs []msgRef
+	for _, r := range refs {
+		if _, ok := byUID[r.uid]; ok {
+			restRefs = append(restRefs, r)
+		}
+	}
+	return sess.searchRaw(restRefs, rest, seqOf, criteria, matched)
 }
 
 func isEmpty(set imap.NumSet) bool {
@@ -159,18 +224,38 @@ func (sess *session) staticCriteria(c *imap.SearchCriteria, refs []msgRef) {
 	}
 }
 
+// criteriaNeedRaw reports whether matching reads the messages: a header
+// other than Subject, or the body.
 func criteriaNeedRaw(c *imap.SearchCriteria) bool {
-	if len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 ||
-		!c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		for _, h := range c.Header {
+			if !strings.EqualFold(h.Key, "Subject") {
+				return true
+			}
+		}
+		return len(c.Body) > 0 || len(c.Text) > 0
+	})
+}
+
+// criteriaNeedSummary reports whether matching needs the envelope cache.
+func criteriaNeedSummary(c *imap.SearchCriteria) bool {
+	return anyCriteria(c, func(c *imap.SearchCriteria) bool {
+		return len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero()
+	})
+}
+
+// anyCriteria reports whether f holds for c or any criteria nested in it.
+func anyCriteria(c *imap.SearchCriteria, f func(*imap.SearchCriteria) bool) bool {
+	if f(c) {
 		return true
 	}
 	for i := range c.Not {
-		if criteriaNeedRaw(&c.Not[i]) {
+		if anyCriteria(&c.Not[i], f) {
 			return true
 		}
 	}
 	for i := range c.Or {
-		if criteriaNeedRaw(&c.Or[i][0]) || criteriaNeedRaw(&c.Or[i][1]) {
+		if anyCriteria(&c.Or[i][0], f) || anyCriteria(&c.Or[i][1], f) {
 			return true
 		}
 	}
@@ -178,11 +263,15 @@ func criteriaNeedRaw(c *imap.SearchCriteria) bool {
 }
 
 // candidate is one message being searched; its header is split into
-// fields at most once.
+// fields at most once. raw is the message, or its header section when body
+// holds the rest; sum, when set, is its cached envelope summary and raw is
+// not read.
 type candidate struct {
 	seq      uint32
 	msg      mailstore.Message
 	raw      []byte
+	body     io.ReaderAt
+	sum      *envelope.Summary
 	fields   []rawmsg.Field
 	splitHdr bool
 }
@@ -237,27 +326,48 @@ func (c *candidate) matchLogic(cr *imap.SearchCriteria) bool {
 func (c *candidate) matchContent(cr *imap.SearchCriteria) bool {
 	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
 		// RFC 9051 section 6.4.4: SENTBEFORE/SENTSINCE use the Date header.
-		sent, ok := parseDate(firstValue(c.hdr(), "Date"))
+		sent, ok := c.sentDate()
 		if !ok || !inDateRange(sent, cr.SentSince, cr.SentBefore) {
 			return false
 		}
 	}
 	for _, h := range cr.Header {
-		if !fieldsContain(c.hdr(), h.Key, h.Value) {
+		if c.sum != nil && strings.EqualFold(h.Key, "Subject") {
+			if !valuesContain(c.sum.Subjects, h.Value) {
+				return false
+			}
+		} else if !fieldsContain(c.hdr(), h.Key, h.Value) {
 			return false
 		}
 	}
 	for _, s := range cr.Body {
-		if !bodyContains(c.raw, s, false) {
+		if !bodyContains(c.reader(), s, false) {
 			return false
 		}
 	}
 	for _, s := range cr.Text {
-		if !bodyContains(c.raw, s, true) {
+		if !bodyContains(c.reader(), s, true) {
 			return false
 		}
 	}
 	return true
+}
+
+// sentDate reads the Date field, from the cache when there is one.
+func (c *candidate) sentDate() (time.Time, bool) {
+	if c.sum != nil {
+		return c.sum.Envelope.Date, !c.sum.Envelope.Date.IsZero()
+	}
+	return parseDate(firstValue(c.hdr(), "Date"))
+}
+
+// reader returns the whole message as a stream.
+func (c *candidate) reader() io.Reader {
+	if c.body == nil {
+		return bytes.NewReader(c.raw)
+	}
+	return io.MultiReader(bytes.NewReader(c.raw), io.NewSectionReader(c.body, 0,
+		c.msg.Size-int64(len(c.raw))))
 }
 
 // hdr returns the header fields, read the way the rest of agentmail reads
@@ -298,19 +408,23 @@ func headerContains(fields gomessage.HeaderFields, s string) bool {
 
 // bodyContains searches the decoded text parts of a message, and its
 // header fields when withHeader (TEXT). A message go-message cannot parse
-// is searched as raw bytes.
-func bodyContains(raw []byte, s string, withHeader bool) bool {
+// is searched as raw bytes. The message is read as a stream, a part at most
+// searchBodyMax bytes of it.
+func bodyContains(msg io.Reader, s string, withHeader bool) bool {
 	needle := strings.ToLower(s)
+	br := bufio.NewReader(msg)
+	head := &recorder{}
 	e := guard(func() *gomessage.Entity {
-		e, err := gomessage.Read(bytes.NewReader(raw))
+		e, err := gomessage.Read(io.TeeReader(br, head))
 		if err != nil && !gomessage.IsUnknownCharset(err) && !gomessage.IsUnknownEncoding(err) {
 			return nil
 		}
 		return e
 	})
 	if e == nil {
-		return bytes.Contains(bytes.ToLower(raw), []byte(needle))
+		return readerContains(io.MultiReader(&head.buf, br), needle, -1)
 	}
+	head.stop()
 	found := false
 	_ = guard(func() error {
 		return e.Walk(func(_ []int, part *gomessage.Entity, err error) error {
@@ -328,10 +442,66 @@ func bodyContains(raw []byte, s string, withHeader bool) bool {
 			if typ != "" && !strings.HasPrefix(typ, "text/") && !strings.HasPrefix(typ, "message/") {
 				return nil
 			}
-			body, _ := io.ReadAll(io.LimitReader(part.Body, searchBodyMax))
-			found = bytes.Contains(bytes.ToLower(body), []byte(needle))
+			found = readerContains(part.Body, needle, searchBodyMax)
 			return nil
 		})
 	})
 	return found
 }
+
+// valuesContain reports whether any header value contains s, decoded and
+// without regard to case; an empty s matches any value.
+func valuesContain(values []string, s string) bool {
+	s = strings.ToLower(s)
+	for _, v := range values {
+		if strings.Contains(strings.ToLower(fieldText(v)), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchWindow is how much of a stream readerContains holds at a time.
+const searchWindow = 64 << 10
+
+// readerContains reports whether the first limit bytes of r (all of it
+// when limit < 0) contain the lower-case needle, without regard to case,
+// holding at most searchWindow plus the needle's length at a time.
+func readerContains(r io.Reader, needle string, limit int64) bool {
+	if limit >= 0 {
+		r = io.LimitReader(r, limit)
+	}
+	if needle == "" {
+		return true
+	}
+	keep := len(needle) - 1
+	buf := make([]byte, 0, searchWindow+keep)
+	for {
+		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if bytes.Contains(bytes.ToLower(buf), []byte(needle)) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		tail := max(len(buf)-keep, 0)
+		buf = append(buf[:0], buf[tail:]...)
+	}
+}
+
+// recorder keeps what the parser read until stop, so that a message it
+// refuses can be searched from its first byte.
+type recorder struct {
+	buf     bytes.Buffer
+	stopped bool
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if !r.stopped {
+		r.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (r *recorder) stop() { r.stopped, r.buf = true, bytes.Buffer{} }

@@ -186,11 +186,14 @@ func (s *Store) RemoveAgent(address string) error {
 			return nil
 		}
 		// Sessions with one of the mailboxes selected are told it is gone.
-		_ = ab.ForEachBucket(func(k []byte) error {
+		err := ab.ForEachBucket(func(k []byte) error {
 			name := string(k)
 			tx.OnCommit(func() { s.observer.MailboxGone(address, name) })
-			return nil
+			return unrefMailboxBlobs(tx, ab.Bucket(k))
 		})
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", address, err)
+		}
 		return boxes.DeleteBucket([]byte(address))
 	})
 	if err == nil {

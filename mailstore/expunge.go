@@ -78,6 +78,9 @@ func (s *Store) removeTx(tx *store.Tx, agent string, b *bolt.Bucket,
 		if err := rb.Delete(uidKey(uid)); err != nil {
 			return nil, err
 		}
+		if err := dropExtras(tx, b, uid); err != nil {
+			return nil, err
+		}
 		info.Messages--
 		info.Size -= m.Size
 		gone = append(gone, uid)
@@ -167,6 +170,12 @@ func (s *Store) copyTx(tx *store.Tx, agent string, sb *bolt.Bucket, uids []uint3
 		}
 		d := Delivery{Agent: agent, Mailbox: dst, Raw: raw, Flags: m.Flags, moved: moved}
 		d.Date = m.message(uid).InternalDate
+		if name := blobOf(sb, uid); name != "" {
+			d.Body = store.Blob{Name: name, Size: m.Size - int64(len(raw))}
+		}
+		if env, ok := envelopeTx(sb, uid); ok {
+			d.Envelope = bytes.Clone(env)
+		}
 		_, newUID, err := s.DeliverTx(tx, d)
 		if err != nil {
 			return res, err

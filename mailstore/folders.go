@@ -27,8 +27,12 @@ func (s *Store) DeleteMailbox(agent, name string) error {
 		if err != nil {
 			return err
 		}
-		if ab.Bucket([]byte(name)) == nil {
+		b := ab.Bucket([]byte(name))
+		if b == nil {
 			return fmt.Errorf("delete %s: %w", name, ErrNoMailbox)
+		}
+		if err := unrefMailboxBlobs(tx, b); err != nil {
+			return fmt.Errorf("delete %s: %w", name, err)
 		}
 		if err := ab.DeleteBucket([]byte(name)); err != nil {
 			return fmt.Errorf("delete %s: %w", name, err)

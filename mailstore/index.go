@@ -22,8 +22,9 @@ var (
 const FlagSeen = `\Seen`
 
 // stateVersion is the layout of a mailbox's state and indexes; Open
-// rebuilds the indexes of mailboxes written by an older version.
-const stateVersion = 1
+// rebuilds the indexes of mailboxes written by an older version. Version 2
+// added the blob and env buckets (blob.go).
+const stateVersion = 2
 
 // keywordsMax bounds the keywords a mailbox announces in FLAGS. Messages
 // may carry more; those are stored but not announced.
@@ -88,6 +89,9 @@ func (info *MailboxInfo) addKeywords(flags []string) {
 func reindexTx(b *bolt.Bucket) error {
 	info, err := readState(b)
 	if err != nil {
+		return err
+	}
+	if err := fillEnvelopes(b); err != nil {
 		return err
 	}
 	for _, name := range [][]byte{bucketUnseen, bucketDeleted} {

@@ -32,7 +32,8 @@ var (
 )
 
 // mailboxSubBuckets are the buckets inside every mailbox's bucket.
-var mailboxSubBuckets = [][]byte{bucketMeta, bucketRaw, bucketUnseen, bucketDeleted}
+var mailboxSubBuckets = [][]byte{bucketMeta, bucketRaw, bucketUnseen, bucketDeleted,
+	bucketBlobRef, bucketEnv}
 
 // Delimiter separates levels of the mailbox hierarchy.
 const Delimiter = '/'

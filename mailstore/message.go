@@ -1,6 +1,7 @@
 package mailstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -26,9 +27,16 @@ func (m messageMeta) message(uid uint32) Message {
 type Delivery struct {
 	Agent   string
 	Mailbox string
-	Raw     []byte
-	Flags   []string
-	Date    time.Time // zero means now
+	// Raw is the message, or with Body its header section only.
+	Raw []byte
+	// Body, when named, is a finished blob holding the rest of the
+	// message after Raw; the delivery takes a reference to it.
+	Body  store.Blob
+	Flags []string
+	Date  time.Time // zero means now
+	// Envelope is the message's envelope.Summary in binary form, when the
+	// caller computed it once for several deliveries; nil computes it.
+	Envelope []byte
 
 	// moved is set for the copies MOVE makes: they leave the agent's
 	// storage use unchanged, so the quota does not apply.
@@ -45,7 +53,7 @@ func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, er
 		return 0, 0, fmt.Errorf("deliver to %s %s: %w", d.Agent, d.Mailbox, err)
 	}
 	if !d.moved {
-		if err := s.checkQuotaTx(tx.Tx, d.Agent, int64(len(d.Raw))); err != nil {
+		if err := s.checkQuotaTx(tx.Tx, d.Agent, d.size()); err != nil {
 			return 0, 0, fmt.Errorf("deliver to %s %s: %w", d.Agent, d.Mailbox, err)
 		}
 	}
@@ -58,11 +66,14 @@ func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, er
 	if date.IsZero() {
 		date = time.Now()
 	}
-	m := messageMeta{Flags: d.Flags, Date: date.UnixNano(), Size: int64(len(d.Raw))}
+	m := messageMeta{Flags: d.Flags, Date: date.UnixNano(), Size: d.size()}
 	if err := putMeta(b.Bucket(bucketMeta), uid, m); err != nil {
 		return 0, 0, err
 	}
 	if err := b.Bucket(bucketRaw).Put(uidKey(uid), d.Raw); err != nil {
+		return 0, 0, err
+	}
+	if err := putExtras(tx, b, uid, d); err != nil {
 		return 0, 0, err
 	}
 	info.UIDNext++
@@ -78,6 +89,8 @@ func (s *Store) DeliverTx(tx *store.Tx, d Delivery) (uidValidity, uid uint32, er
 	tx.OnCommit(func() { s.observer.Appended(agent, mailbox, uid) })
 	return info.UIDValidity, uid, nil
 }
+
+func (d Delivery) size() int64 { return int64(len(d.Raw)) + d.Body.Size }
 
 // Append stores one message in its own commit.
 func (s *Store) Append(d Delivery) (uidValidity, uid uint32, err error) {
@@ -177,20 +190,21 @@ func sortedUIDs(uids []uint32) []uint32 {
 	return slices.Compact(out)
 }
 
-// Raw returns a copy of a message's bytes.
+// Raw returns a copy of a message's bytes, a blob body included; Open
+// reads a large message without holding it whole.
 func (s *Store) Raw(agent, mailbox string, uid uint32) ([]byte, error) {
-	var raw []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := mailboxBucket(tx, agent, mailbox)
-		if err != nil {
-			return err
-		}
-		v := b.Bucket(bucketRaw).Get(uidKey(uid))
-		if v == nil {
-			return fmt.Errorf("uid %d: %w", uid, ErrNoMessage)
-		}
-		raw = append([]byte(nil), v...)
-		return nil
-	})
-	return raw, err
+	c, err := s.Open(agent, mailbox, uid)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if c.Body == nil {
+		return c.Head, nil
+	}
+	raw := make([]byte, 0, c.Size)
+	buf := bytes.NewBuffer(raw)
+	if _, err := buf.ReadFrom(c.Reader()); err != nil {
+		return nil, fmt.Errorf("uid %d: read blob: %w", uid, err)
+	}
+	return buf.Bytes(), nil
 }

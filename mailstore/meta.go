@@ -19,10 +19,8 @@ import (
 // Metadata written as JSON by earlier versions begins with '{' and is
 // still read; it is rewritten in the binary form when its flags change.
 //
-// TODO: store.FormatVersion was not raised with this form and the mailbox
-// indexes (mailstore reindexes older mailboxes itself at Open), so an
-// older agentmail opening newer data fails at the first binary metadata
-// instead of refusing the file up front.
+// Store format 2 (internal/store) is the first to say so: an older
+// agentmail refuses such a file up front.
 const metaBinary = 0x01
 
 // metaFlagsMax bounds the flags one message keeps, and so the size of its

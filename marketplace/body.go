@@ -1,6 +1,7 @@
 package marketplace
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -26,16 +27,29 @@ type bodyFields struct {
 
 // readBodyFields finds the first text/plain or application/json part and, if
 // it holds a JSON object, returns its marketplace fields. A body that is not
-// JSON carries none; that is not an error.
-func readBodyFields(raw []byte) bodyFields {
-	ent, err := message.Read(bytes.NewReader(raw))
+// JSON carries none; that is not an error. The message is read as a stream,
+// and a part whose first non-space byte is not '{' is not read further, so
+// a large message is never held in memory here.
+func readBodyFields(msg io.Reader) bodyFields {
+	ent, err := message.Read(msg)
 	if ent == nil || (err != nil && !message.IsUnknownCharset(err) &&
 		!message.IsUnknownEncoding(err)) {
 		return bodyFields{}
 	}
-	body, ok := firstTextPart(ent, new(int))
+	part, ok := firstTextPart(ent, new(int))
 	if !ok {
 		return bodyFields{}
+	}
+	body := bufio.NewReaderSize(part, 512)
+	for {
+		c, err := body.ReadByte()
+		if err != nil || c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			if err != nil || c != '{' {
+				return bodyFields{}
+			}
+			_ = body.UnreadByte()
+			break
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(body, bodyJSONMax))
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"agentmail/billing"
@@ -23,7 +24,7 @@ type marketplaceData struct {
 
 // readMarketplaceData reads the request id, usage and buyer's cap from the
 // headers and the JSON body, and decides the kind of message.
-func readMarketplaceData(raw []byte, fields []rawmsg.Field) (marketplaceData, *Refusal) {
+func readMarketplaceData(msg io.Reader, fields []rawmsg.Field) (marketplaceData, *Refusal) {
 	var in marketplaceData
 	ids := rawmsg.Values(fields, HeaderRequestID)
 	usages := rawmsg.Values(fields, HeaderUsage)
@@ -34,7 +35,7 @@ func readMarketplaceData(raw []byte, fields []rawmsg.Field) (marketplaceData, *R
 			return in, refuseData("%s appears %d times; send it once", name, len(vals))
 		}
 	}
-	body := readBodyFields(raw)
+	body := readBodyFields(msg)
 
 	if len(ids) == 1 {
 		in.requestID = ids[0]

@@ -1,12 +1,15 @@
 package marketplace
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
+	"agentmail/internal/envelope"
 	"agentmail/internal/rawmsg"
 	"agentmail/internal/store"
 	"agentmail/mailstore"
@@ -72,7 +75,42 @@ const (
 type Submission struct {
 	Sender     string   // the authenticated agent's address
 	Recipients []string // normalized addresses of local agents
-	Raw        []byte   // the message as received
+	// Raw is the message as received, or with Body its header section.
+	Raw []byte
+	// Body, when named, is a finished blob (store.DB.NewBlob) holding the
+	// rest of the message after Raw. The deliveries take references to
+	// it; the caller discards it when Submit refuses (store.DB.DiscardBlob).
+	Body store.Blob
+}
+
+// delivery is what gets delivered: the header section (or the whole message)
+// with the server's stamp, the body blob when there is one, and its
+// envelope summary, computed once for every copy.
+type delivery struct {
+	raw  []byte
+	body store.Blob
+	env  []byte
+}
+
+// withStamp returns the message with a stamp field prepended; stamps are
+// never in the body, so a blob body is shared unchanged.
+func (msg delivery) withStamp(name, value string) delivery {
+	msg.raw = rawmsg.PrependField(msg.raw, name, value)
+	return msg
+}
+
+// reader returns the whole message as one stream, reading a blob body from
+// its file; close it when done.
+func (m *Market) reader(msg delivery) (io.Reader, func(), error) {
+	if msg.body.Name == "" {
+		return bytes.NewReader(msg.raw), func() {}, nil
+	}
+	f, err := m.db.OpenBlob(msg.body.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open message body: %w", err)
+	}
+	r := io.MultiReader(bytes.NewReader(msg.raw), io.NewSectionReader(f, 0, msg.body.Size))
+	return r, func() { f.Close() }, nil
 }
 
 // Result says what the marketplace did with an accepted submission.
@@ -97,10 +135,17 @@ type Result struct {
 func (m *Market) Submit(sub Submission) (Result, error) {
 	fields, _ := rawmsg.ScanHeader(sub.Raw)
 	raw, stripped := rawmsg.StripFields(sub.Raw, fields, isServerStamp)
-	in, refusal := readMarketplaceData(raw, fields)
+	msg := delivery{raw: raw, body: sub.Body}
+	r, done, err := m.reader(msg)
+	if err != nil {
+		return Result{}, err
+	}
+	in, refusal := readMarketplaceData(r, fields)
+	done()
 	if refusal != nil {
 		return Result{}, refusal
 	}
+	msg.env = envelope.FromHeader(raw).Marshal()
 	rcpts := dedupe(sub.Recipients)
 	if in.kind != KindPlain && len(rcpts) != 1 {
 		return Result{}, refusePolicy("a marketplace message must have exactly one recipient, "+
@@ -109,7 +154,7 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 
 	var res Result
 	var refused *Refusal
-	err := m.db.Update(func(tx *store.Tx) error {
+	err = m.db.Update(func(tx *store.Tx) error {
 		res, refused = Result{Kind: in.kind, RequestID: in.requestID}, nil
 		for _, rcpt := range rcpts {
 			if !m.isAgent(tx.Tx, rcpt) {
@@ -121,11 +166,11 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 		var err error
 		switch in.kind {
 		case KindPlain:
-			err = m.deliverTx(tx, sub.Sender, rcpts, raw)
+			err = m.deliverTx(tx, sub.Sender, rcpts, msg)
 		case KindRequest:
-			refused, err = m.requestTx(tx, sub.Sender, rcpts[0], in, raw, &res)
+			refused, err = m.requestTx(tx, sub.Sender, rcpts[0], in, msg, &res)
 		case KindResponse:
-			refused, err = m.responseTx(tx, sub.Sender, rcpts[0], in, raw, &res)
+			refused, err = m.responseTx(tx, sub.Sender, rcpts[0], in, msg, &res)
 		}
 		return err
 	})
@@ -139,12 +184,13 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 	return res, nil
 }
 
-// deliverTx puts raw in each recipient's INBOX and, if configured, in the
+// deliverTx puts msg in each recipient's INBOX and, if configured, in the
 // sender's Sent.
-func (m *Market) deliverTx(tx *store.Tx, sender string, rcpts []string, raw []byte) error {
+func (m *Market) deliverTx(tx *store.Tx, sender string, rcpts []string, msg delivery) error {
 	for _, rcpt := range rcpts {
 		_, _, err := m.mail.DeliverTx(tx, mailstore.Delivery{
-			Agent: rcpt, Mailbox: mailstore.Inbox, Raw: raw})
+			Agent: rcpt, Mailbox: mailstore.Inbox, Raw: msg.raw, Body: msg.body,
+			Envelope: msg.env})
 		if err != nil {
 			return err
 		}
@@ -153,7 +199,8 @@ func (m *Market) deliverTx(tx *store.Tx, sender string, rcpts []string, raw []by
 		return nil
 	}
 	_, _, err := m.mail.DeliverTx(tx, mailstore.Delivery{
-		Agent: sender, Mailbox: mailstore.Sent, Raw: raw, Flags: []string{`\Seen`}})
+		Agent: sender, Mailbox: mailstore.Sent, Raw: msg.raw, Body: msg.body,
+		Flags: []string{`\Seen`}, Envelope: msg.env})
 	return err
 }
 

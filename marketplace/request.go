@@ -10,7 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
-	"agentmail/internal/rawmsg"
 	"agentmail/internal/store"
 )
 
@@ -83,7 +82,7 @@ func putRequestTx(tx *bolt.Tx, r Request) error {
 // requestTx reserves and delivers a paid request. Every refusal is decided
 // before anything is written.
 func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceData,
-	raw []byte, res *Result) (*Refusal, error) {
+	msg delivery, res *Result) (*Refusal, error) {
 	now := m.ledger.Now()
 	key := requestKey(buyer, in.requestID)
 	prev, seen, err := getRequestTx(tx.Tx, key)
@@ -164,13 +163,13 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 	}
 	*res = Result{Kind: KindRequest, RequestID: r.ID, Currency: r.Currency,
 		Reserved: amount, Free: free}
-	return nil, m.deliverTx(tx, buyer, []string{seller}, rawmsg.PrependField(raw, HeaderReservation, stamp))
+	return nil, m.deliverTx(tx, buyer, []string{seller}, msg.withStamp(HeaderReservation, stamp))
 }
 
 // responseTx settles a request from its seller's usage report and delivers
 // the response to the buyer.
 func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceData,
-	raw []byte, res *Result) (*Refusal, error) {
+	msg delivery, res *Result) (*Refusal, error) {
 	now := m.ledger.Now()
 	r, ok, err := getRequestTx(tx.Tx, requestKey(buyer, in.requestID))
 	if err != nil {
@@ -234,7 +233,7 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	*res = Result{Kind: KindResponse, RequestID: r.ID, Currency: r.Currency,
 		Reserved: r.Reserved, Charged: r.Charged, Fee: r.Fee, Released: r.Released,
 		Free: r.Free}
-	return nil, m.deliverTx(tx, seller, []string{buyer}, rawmsg.PrependField(raw, HeaderSettlement, stamp))
+	return nil, m.deliverTx(tx, seller, []string{buyer}, msg.withStamp(HeaderSettlement, stamp))
 }
 
 func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {

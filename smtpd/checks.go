@@ -19,15 +19,16 @@ import (
 // ends only at CRLF.CRLF, but its bytes lose those two. BDAT is not
 // affected. Fixing it needs the library's reader to pass the bytes on.
 func checkLineEndings(raw []byte) error {
-	for i, c := range raw {
-		bare := (c == '\n' && (i == 0 || raw[i-1] != '\r')) ||
-			(c == '\r' && (i+1 == len(raw) || raw[i+1] != '\n'))
-		if bare {
-			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
-				Message: fmt.Sprintf("bare CR or LF at byte %d: lines must end with CRLF", i)}
-		}
+	var l lineCheck
+	if err := l.feed(raw); err != nil {
+		return err
 	}
-	return nil
+	return l.finish()
+}
+
+func bareLineEnding(at int64) error {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
+		Message: fmt.Sprintf("bare CR or LF at byte %d: lines must end with CRLF", at)}
 }
 
 // checkFrom requires every address in every From: field to be the agent's

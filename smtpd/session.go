@@ -75,16 +75,22 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 // Data implements smtp.Session. The reply is sent only after the marketplace
 // has committed the delivery and its billing step.
+// The message is spooled with bounded memory (spool); a large body goes to a
+// blob file that the deliveries share, and is removed again when the
+// message is refused.
 func (s *session) Data(r io.Reader) error {
 	start := time.Now()
-	raw, err := io.ReadAll(r)
+	sp, err := s.spool(r)
 	var res marketplace.Result
 	if err != nil {
 		err = s.readError(err)
 	} else {
-		res, err = s.submit(raw)
+		res, err = s.submit(sp)
+		if sp.body.Name != "" {
+			s.srv.mail.DB().DiscardBlob(sp.body) // kept when delivered
+		}
 	}
-	s.logTransaction(res, len(raw), err, time.Since(start))
+	s.logTransaction(res, int(sp.size), err, time.Since(start))
 	return err
 }
 
@@ -110,11 +116,8 @@ func (s *session) readError(err error) error {
 	return err
 }
 
-func (s *session) submit(raw []byte) (marketplace.Result, error) {
-	if err := checkLineEndings(raw); err != nil {
-		return marketplace.Result{}, err
-	}
-	fields, bodyStart := rawmsg.ScanHeader(raw)
+func (s *session) submit(sp spooled) (marketplace.Result, error) {
+	fields, bodyStart := rawmsg.ScanHeader(sp.raw)
 	if limit := s.srv.cfg.MaxHeaderBytes; limit > 0 && bodyStart > limit {
 		return marketplace.Result{}, &smtp.SMTPError{Code: 552,
 			EnhancedCode: smtp.EnhancedCode{5, 3, 4},
@@ -125,7 +128,7 @@ func (s *session) submit(raw []byte) (marketplace.Result, error) {
 		return marketplace.Result{}, err
 	}
 	res, err := s.srv.market.Submit(marketplace.Submission{
-		Sender: s.agent, Recipients: s.rcpts, Raw: raw})
+		Sender: s.agent, Recipients: s.rcpts, Raw: sp.raw, Body: sp.body})
 	var refusal *marketplace.Refusal
 	var quota *mailstore.QuotaError
 	switch {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"agentmail/internal/store"
 )
 
 // fixturePassword is every agent's password in testdata/format0.db.
@@ -122,7 +124,7 @@ func TestUpgradeFromFormat0(t *testing.T) {
 	if err := srv.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if v, problems := checkJSON(t, dir); v != 1 || len(problems) > 0 {
+	if v, problems := checkJSON(t, dir); v != store.FormatVersion || len(problems) > 0 {
 		t.Fatalf("after the upgrade: format %d, problems %v", v, problems)
 	}
 }

@@ -78,6 +78,19 @@ func TestDiskFull(t *testing.T) {
 	if code, msg := smtpCode(t, full); code != 452 || !strings.HasPrefix(msg, "4.3.1") {
 		t.Fatalf("submission on a full disk: %d %s, want 452 4.3.1", code, msg)
 	}
+	// Those bodies went to blob files; messages small enough to stay in
+	// the database fill what is left, until the database cannot grow.
+	full = nil
+	for i := 0; i < 1000 && full == nil; i++ {
+		full = ts.send("buyer", []string{"seller"}, message("buyer", "seller", "small filler",
+			bigBody(30<<10)))
+		if full == nil {
+			acked++
+		}
+	}
+	if code, msg := smtpCode(t, full); code != 452 || !strings.HasPrefix(msg, "4.3.1") {
+		t.Fatalf("small submission on a full disk: %d %s, want 452 4.3.1", code, msg)
+	}
 
 	// Full: a paid request is refused for now and reserves nothing; reads
 	// go on over IMAP and HTTP.

@@ -15,7 +15,10 @@ import (
 // Versions:
 //   - 0: no store_meta bucket; every store written before versions existed.
 //   - 1: store_meta/format_version records the version; nothing else changed.
-const FormatVersion uint64 = 1
+//   - 2: store_blobs counts references to blob files (large message bodies);
+//     message metadata may be in mailstore's binary form, and every mailbox
+//     has the blob and env buckets (mailstore fills them at its Open).
+const FormatVersion uint64 = 2
 
 var (
 	bucketStoreMeta  = []byte("store_meta")
@@ -31,11 +34,20 @@ var ErrNewerFormat = errors.New("data format is newer than this agentmail unders
 // completely or not at all.
 var upgrades = map[uint64]func(*bolt.Tx) error{
 	0: upgradeFrom0,
+	1: upgradeFrom1,
 }
 
 // upgradeFrom0 has nothing to rewrite: format 1 only adds store_meta, which
 // the version bump creates.
 func upgradeFrom0(*bolt.Tx) error { return nil }
+
+// upgradeFrom1 adds store_blobs; a version-1 store has no blob files. The
+// mailboxes' new buckets are mailstore's to fill, as it does for any
+// mailbox whose state predates its layout.
+func upgradeFrom1(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketBlobs)
+	return err
+}
 
 // ReadFormatVersion returns the format version recorded in tx. A store
 // without store_meta is version 0 when it holds any bucket; an empty file
@@ -96,6 +108,9 @@ func migrate(b *bolt.DB) (from uint64, err error) {
 			if err := step(tx); err != nil {
 				return fmt.Errorf("upgrade data format %d to %d: %w", v, v+1, err)
 			}
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketBlobs); err != nil {
+			return err
 		}
 		return writeFormatVersion(tx, FormatVersion)
 	})

@@ -44,9 +44,13 @@ type Options struct {
 
 // DB is the opened database with its writer.
 type DB struct {
-	bolt  *bolt.DB
-	queue chan *op
-	done  chan struct{}
+	bolt    *bolt.DB
+	queue   chan *op
+	done    chan struct{}
+	blobDir string
+	// blobMu orders blob removals after a snapshot's links (see
+	// WriteSnapshotBlobs).
+	blobMu sync.Mutex
 
 	upgradedFrom uint64
 	// fenced holds the commit error after which no write is safe any more;
@@ -62,6 +66,7 @@ type DB struct {
 // transaction is durable and before the operation's caller is answered.
 type Tx struct {
 	*bolt.Tx
+	db    *DB
 	hooks []func()
 }
 
@@ -105,7 +110,11 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	db := &DB{bolt: b, queue: make(chan *op, queueLenMax), done: make(chan struct{}),
-		upgradedFrom: from}
+		upgradedFrom: from, blobDir: BlobDir(dir)}
+	if err := db.openBlobs(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
 	go db.writer()
 	return db, nil
 }
@@ -195,7 +204,7 @@ func (db *DB) commit(batch []*op) {
 		failed := -1
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
 			for i, o := range pending {
-				tx := &Tx{Tx: btx}
+				tx := &Tx{Tx: btx, db: db}
 				if err := o.fn(tx); err != nil {
 					failed = i
 					o.err = err
