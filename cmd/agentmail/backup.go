@@ -22,6 +22,10 @@ With the server running, the server takes the snapshot itself (one bbolt
 read transaction, while mail keeps flowing) and streams it through the admin
 socket. With the server stopped, the data directory is read directly.
 
+Large message bodies live in blob files beside the database; the ones the
+snapshot refers to are put in the directory FILE.blobs (hard links when on
+the same file system), which restore and check read with FILE.
+
 FILE is written beside itself and renamed into place once complete, so it
 is never half a backup; then it is checked as 'agentmail check FILE' would.
 A progress bar is drawn on stderr when stderr is a terminal.`,
@@ -36,8 +40,8 @@ A progress bar is drawn on stderr when stderr is a terminal.`,
 			bar := newProgress(cmd.ErrOrStderr(), "backup")
 			from := "running server"
 			if client, err := admin.Dial(cfg.DataDir); err == nil {
-				err = ops.WriteFileAtomic(a[0], func(w io.Writer) error {
-					_, err := client.Backup(bar.wrap(w), bar.setTotal)
+				err = ops.WriteBackup(a[0], func(w io.Writer, blobDir string) error {
+					_, err := client.BackupBlobs(bar.wrap(w), bar.setTotal, blobDir)
 					return err
 				})
 			} else {

@@ -40,8 +40,9 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	return store.SyncDir(dir)
 }
 
-// BackupStopped writes a snapshot of a stopped data directory to dst. A
-// running server holds the file; back it up through its admin socket.
+// BackupStopped writes a snapshot of a stopped data directory to dst, and
+// the blob files it refers to to BlobDirOf(dst). A running server holds the
+// file; back it up through its admin socket.
 func BackupStopped(dataDir, dst string, w func(io.Writer) io.Writer,
 	size func(int64)) (int64, error) {
 	b, err := store.OpenReadOnly(store.Path(dataDir))
@@ -50,14 +51,32 @@ func BackupStopped(dataDir, dst string, w func(io.Writer) io.Writer,
 	}
 	defer b.Close()
 	var n int64
-	err = WriteFileAtomic(dst, func(f io.Writer) error {
+	err = WriteBackup(dst, func(f io.Writer, blobDir string) error {
 		if w != nil {
 			f = w(f)
 		}
-		n, err = store.WriteSnapshot(b, f, size)
+		n, err = store.WriteSnapshotBlobs(b, store.BlobDir(dataDir), f, size, blobDir)
 		return err
 	})
 	return n, err
+}
+
+// WriteBackup writes a backup: write gets the file to write the snapshot to
+// and the empty directory (BlobDirOf(path)) to put its blob files in. The
+// blob directory of an earlier backup at path is replaced; path appears only
+// once both are complete.
+func WriteBackup(path string, write func(w io.Writer, blobDir string) error) error {
+	blobDir, err := filepath.Abs(BlobDirOf(path))
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(blobDir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(blobDir, 0o700); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, func(w io.Writer) error { return write(w, blobDir) })
 }
 
 // ErrNotEmpty is returned by Restore for a data directory that holds files.
@@ -90,8 +109,42 @@ func Restore(backup, dataDir string) (Report, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return rep, err
 	}
+	if err := restoreBlobs(BlobDirOf(backup), store.BlobDir(dataDir)); err != nil {
+		return rep, err
+	}
 	return rep, WriteFileAtomic(store.Path(dataDir), func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})
+}
+
+// restoreBlobs copies a backup's blob files into a data directory's, synced,
+// before the database that refers to them. A backup from before blobs
+// existed has none.
+func restoreBlobs(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		src, err := os.Open(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		err = WriteFileAtomic(filepath.Join(to, e.Name()), func(w io.Writer) error {
+			_, err := io.Copy(w, src)
+			return err
+		})
+		src.Close()
+		if err != nil {
+			return fmt.Errorf("restore blob %s: %w", e.Name(), err)
+		}
+	}
+	return nil
 }

@@ -10,11 +10,13 @@ package ops
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
 	"agentmail/internal/store"
+	"agentmail/mailstore"
 )
 
 // Report is what Check found in one database file.
@@ -28,9 +30,9 @@ type Report struct {
 // OK reports whether the file passed every check.
 func (r Report) OK() bool { return len(r.Problems) == 0 }
 
-// Check runs bbolt's structural check, the format version check and the
-// ledger's invariants on a database file: a stopped data directory's or a
-// backup. It opens the file read-only and changes nothing. The error is for
+// Check runs bbolt's structural check, the format version check, the
+// blob files' references and sizes (BlobDirOf) and the ledger's invariants
+// on a database file: a stopped data directory's or a backup. It opens the file read-only and changes nothing. The error is for
 // a file that cannot be read at all; problems found are in the report.
 func Check(path string) (Report, error) {
 	rep := Report{Path: path}
@@ -45,7 +47,7 @@ func Check(path string) (Report, error) {
 	}
 	defer b.Close()
 	err = b.View(func(tx *bolt.Tx) error {
-		rep.Problems = checkTx(tx, &rep.FormatVersion)
+		rep.Problems = checkTx(tx, &rep.FormatVersion, BlobDirOf(path))
 		return nil
 	})
 	return rep, err
@@ -54,7 +56,7 @@ func Check(path string) (Report, error) {
 // TODO: bbolt asserts on pages whose header is garbage and panics in the
 // goroutine Tx.Check starts, where it cannot be recovered: on such a file
 // check crashes (still exiting non-zero) instead of listing the damage.
-func checkTx(tx *bolt.Tx, version *uint64) []string {
+func checkTx(tx *bolt.Tx, version *uint64, blobDir string) []string {
 	var problems []string
 	for _, err := range store.CheckTx(tx) {
 		problems = append(problems, "bbolt: "+err.Error())
@@ -75,6 +77,13 @@ func checkTx(tx *bolt.Tx, version *uint64) []string {
 		return append(problems, "format: "+err.Error())
 	}
 
+	for _, p := range mailstore.VerifyBlobsTx(tx) {
+		problems = append(problems, "mail: "+p)
+	}
+	for _, err := range store.CheckBlobsTx(tx, blobDir) {
+		problems = append(problems, "blobs: "+err.Error())
+	}
+
 	breaches, err := billing.VerifyTx(tx)
 	if err != nil {
 		return append(problems, fmt.Sprintf("ledger: %v", err))
@@ -83,4 +92,13 @@ func checkTx(tx *bolt.Tx, version *uint64) []string {
 		problems = append(problems, "ledger: "+b.String())
 	}
 	return problems
+}
+
+// BlobDirOf returns where the blob files of a database file are: blobs/
+// beside a data directory's agentmail.db, FILE.blobs beside a backup FILE.
+func BlobDirOf(dbPath string) string {
+	if filepath.Base(dbPath) == store.FileName {
+		return store.BlobDir(filepath.Dir(dbPath))
+	}
+	return dbPath + ".blobs"
 }
