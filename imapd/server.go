@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	_ "github.com/emersion/go-message/charset" // legacy charsets in FETCH and SEARCH
 
+	"agentmail/internal/authguard"
 	"agentmail/mailstore"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	InsecureAuth func(net.Conn) bool
 	// Logger receives one line per session and errors; nil discards.
 	Logger *slog.Logger
+	// Guard slows and blocks repeated failed logins, shared with the other
+	// protocols; nil leaves logins unlimited.
+	Guard *authguard.Guard
 }
 
 // Server serves IMAP for the agents of a mailstore. It implements
@@ -223,7 +227,9 @@ func (s *Server) sayBye(sessions []*session) {
 
 func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session,
 	*imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: conn, remote: conn.NetConn().RemoteAddr().String()}
+	remote := conn.NetConn().RemoteAddr()
+	sess := &session{srv: s, conn: conn, remote: remote.String(),
+		addrKey: authguard.AddrKey(remote)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

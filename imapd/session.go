@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -21,6 +22,7 @@ type session struct {
 	srv     *Server
 	conn    *imapserver.Conn
 	remote  string
+	addrKey string // what the login guard counts, see authguard.AddrKey
 	started time.Time
 
 	agent string // empty until login
@@ -87,10 +89,32 @@ func (sess *session) Close() error {
 // Login implements imapserver.Session. A bare id means id@Domain.
 func (sess *session) Login(username, password string) error {
 	address, err := mailstore.ResolveAgent(username, sess.srv.cfg.Domain)
-	// TODO: failed logins are logged but not rate-limited per remote.
+	account := address
+	if err != nil {
+		account = strings.ToLower(username)
+	}
+	guard, now := sess.srv.cfg.Guard, time.Now()
+	if guard != nil {
+		if until := guard.BlockedUntil(sess.addrKey, account, now); !until.IsZero() {
+			sess.srv.log.Warn("imap login refused: blocked", "remote", sess.remote)
+			return &imap.Error{Type: imap.StatusResponseTypeNo,
+				Code: imap.ResponseCodeUnavailable,
+				Text: fmt.Sprintf("too many failed logins; try again in %s",
+					until.Sub(now).Round(time.Second))}
+		}
+	}
 	if err != nil || !sess.srv.ms.Authenticate(address, password) {
-		sess.srv.log.Warn("imap login failed", "agent", address, "remote", sess.remote)
+		var delay time.Duration
+		if guard != nil {
+			_, delay, _ = guard.Fail(sess.addrKey, account, now)
+		}
+		sess.srv.log.Warn("imap login failed", "agent", address, "remote", sess.remote,
+			"delay", delay)
+		time.Sleep(delay)
 		return imapserver.ErrAuthFailed
+	}
+	if guard != nil {
+		guard.Succeed(account)
 	}
 	sess.agent = address
 	sess.started = time.Now()

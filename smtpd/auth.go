@@ -47,7 +47,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		return nil, errEncryptionRequired
 	}
 	now := s.srv.now()
-	if until := s.srv.guard.blockedUntil(s.addrKey, "", now); !until.IsZero() {
+	if until := s.srv.guard.BlockedUntil(s.addrKey, "", now); !until.IsZero() {
 		s.srv.log.Warn("authentication refused: address blocked", "remote", s.remote,
 			"until", until.UTC().Format(time.RFC3339))
 		return nil, errBlocked(until, now)
@@ -81,24 +81,24 @@ func (s *session) login(username, password string) error {
 	if err != nil {
 		account = strings.ToLower(user)
 	}
-	if until := s.srv.guard.blockedUntil(s.addrKey, account, now); !until.IsZero() {
+	if until := s.srv.guard.BlockedUntil(s.addrKey, account, now); !until.IsZero() {
 		s.srv.log.Warn("authentication refused: blocked", "remote", s.remote, "user", user,
 			"until", until.UTC().Format(time.RFC3339))
 		return errBlocked(until, now)
 	}
 
 	if err != nil || !s.srv.mail.Authenticate(account, password) {
-		count, delay, blocked := s.srv.guard.fail(s.addrKey, account, now)
+		count, delay, blocked := s.srv.guard.Fail(s.addrKey, account, now)
 		s.srv.log.Warn("authentication failed", "remote", s.remote, "user", user,
 			"failures", count, "delay", delay)
 		if blocked {
 			s.srv.log.Warn("authentication blocked", "remote", s.remote, "user", user,
-				"failures", count, "for", s.srv.cfg.Auth.BlockFor)
+				"failures", count, "for", s.srv.guard.Limits().BlockFor)
 		}
 		time.Sleep(delay)
 		return errBadCredentials
 	}
-	s.srv.guard.succeed(account)
+	s.srv.guard.Succeed(account)
 	s.agent = account
 	return nil
 }

@@ -4,10 +4,12 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"agentmail/internal/authguard"
 )
 
-// connLimiter counts open connections per remote address (see addrKey)
-// across all of a server's listeners.
+// connLimiter counts open connections per remote address (see
+// authguard.AddrKey) across all of a server's listeners.
 //
 // TODO: there is no limit on all connections together; many addresses can
 // still hold many sessions (each bounded by the read timeout).
@@ -62,7 +64,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		if l.lim.exempt(c.RemoteAddr()) {
 			return c, nil
 		}
-		key := addrKey(c.RemoteAddr())
+		key := authguard.AddrKey(c.RemoteAddr())
 		if l.lim.acquire(key) {
 			return &countedConn{Conn: c, release: func() { l.lim.release(key) }}, nil
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"agentmail/internal/authguard"
 	"agentmail/mailstore"
 	"agentmail/marketplace"
 )
@@ -34,8 +35,10 @@ type Config struct {
 	// otherwise count as one client).
 	MaxConnsPerAddr int
 	ConnLimitExempt func(net.Addr) bool
-	// Auth slows and blocks repeated failed authentication.
-	Auth AuthLimits
+	// Auth slows and blocks repeated failed authentication; Guard, when set,
+	// is a guard shared with the other protocols and Auth is ignored.
+	Auth  AuthLimits
+	Guard *authguard.Guard
 	// InsecureAuth reports whether plaintext AUTH is allowed on a connection
 	// without TLS; nil allows it only from loopback addresses.
 	InsecureAuth func(net.Conn) bool
@@ -46,6 +49,9 @@ type Config struct {
 	WriteTimeout time.Duration
 }
 
+// AuthLimits are the limits on failed authentication.
+type AuthLimits = authguard.Limits
+
 // Server is the SMTP submission server.
 type Server struct {
 	smtp   *smtp.Server
@@ -54,7 +60,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 
-	guard *authGuard
+	guard *authguard.Guard
 	rate  *sendLimiter
 	conns *connLimiter
 	now   func() time.Time
@@ -71,8 +77,11 @@ func New(ms *mailstore.Store, market *marketplace.Market, cfg Config) *Server {
 	if cfg.ConnLimitExempt == nil {
 		cfg.ConnLimitExempt = isLoopbackAddr
 	}
+	if cfg.Guard == nil {
+		cfg.Guard = authguard.New(cfg.Auth)
+	}
 	s := &Server{mail: ms, market: market, cfg: cfg, log: cfg.Logger.With("module", "smtp"),
-		guard: newAuthGuard(cfg.Auth),
+		guard: cfg.Guard,
 		rate:  newSendLimiter(cfg.SendPerMinute, cfg.SendBurst),
 		conns: newConnLimiter(cfg.MaxConnsPerAddr, cfg.ConnLimitExempt),
 		now:   time.Now,
@@ -128,7 +137,7 @@ func (s *Server) Close() error { return s.smtp.Close() }
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	remote := c.Conn().RemoteAddr()
-	return &session{srv: s, conn: c, remote: remote.String(), addrKey: addrKey(remote)}, nil
+	return &session{srv: s, conn: c, remote: remote.String(), addrKey: authguard.AddrKey(remote)}, nil
 }
 
 // IsLoopback reports whether c comes from the machine itself.

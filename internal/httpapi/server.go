@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"agentmail/internal/authguard"
 	"agentmail/mailstore"
 	"agentmail/marketplace"
 )
@@ -15,6 +16,9 @@ type Config struct {
 	// Logger receives one line per pricing change and per internal error;
 	// nil discards them.
 	Logger *slog.Logger
+	// Guard slows and blocks repeated failed Basic authentication, shared
+	// with the mail protocols; nil leaves it unlimited.
+	Guard *authguard.Guard
 }
 
 // api is the state every handler shares.
@@ -23,12 +27,13 @@ type api struct {
 	market *marketplace.Market
 	domain string
 	log    *slog.Logger
+	guard  *authguard.Guard
 }
 
 // New returns the side-server's handler. ms checks credentials; market
 // answers for pricing, balances and usage.
 func New(ms *mailstore.Store, market *marketplace.Market, cfg Config) http.Handler {
-	a := &api{mail: ms, market: market, domain: cfg.Domain, log: cfg.Logger}
+	a := &api{mail: ms, market: market, domain: cfg.Domain, log: cfg.Logger, guard: cfg.Guard}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -19,6 +19,7 @@ import (
 	"agentmail/billing"
 	"agentmail/imapd"
 	"agentmail/internal/admin"
+	"agentmail/internal/authguard"
 	"agentmail/internal/config"
 	"agentmail/internal/httpapi"
 	"agentmail/internal/store"
@@ -120,6 +121,11 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		return nil, err
 	}
 
+	// One guard for every protocol that takes a password, so a guesser
+	// gains nothing by switching from SMTP to IMAP or HTTP.
+	guard := authguard.New(authguard.Limits{Delay: cfg.SMTP.AuthFailureDelay.Duration,
+		MaxDelay:   cfg.SMTP.AuthFailureMaxDelay.Duration,
+		BlockAfter: cfg.SMTP.AuthBlockAfter, BlockFor: cfg.SMTP.AuthBlockFor.Duration})
 	s.smtp = smtpd.New(st.Mail, st.Market, smtpd.Config{
 		Domain:          cfg.Domain,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
@@ -132,17 +138,16 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 		SendPerMinute:   cfg.SMTP.SendRatePerMinute,
 		SendBurst:       cfg.SMTP.SendBurst,
 		MaxConnsPerAddr: cfg.SMTP.MaxConnectionsPerAddress,
-		Auth: smtpd.AuthLimits{Delay: cfg.SMTP.AuthFailureDelay.Duration,
-			MaxDelay:   cfg.SMTP.AuthFailureMaxDelay.Duration,
-			BlockAfter: cfg.SMTP.AuthBlockAfter, BlockFor: cfg.SMTP.AuthBlockFor.Duration},
-		InsecureAuth: s.plaintextAuth,
-		TLSConfig:    s.certs.Config(),
+		Guard:           guard,
+		InsecureAuth:    s.plaintextAuth,
+		TLSConfig:       s.certs.Config(),
 	})
 	s.imap = imapd.New(st.Mail, imapd.Config{Domain: cfg.Domain, Logger: log,
-		TLSConfig: s.certs.Config(), InsecureAuth: s.plaintextAuth})
+		TLSConfig: s.certs.Config(), InsecureAuth: s.plaintextAuth, Guard: guard})
 	st.Mail.SetObserver(s.imap)
 	s.http = &http.Server{
-		Handler:           httpapi.New(st.Mail, st.Market, httpapi.Config{Domain: cfg.Domain, Logger: log}),
+		Handler: httpapi.New(st.Mail, st.Market, httpapi.Config{Domain: cfg.Domain,
+			Logger: log, Guard: guard}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	s.admin = &http.Server{Handler: admin.WithBackup(admin.Handler(st.Admin(cfg.Domain)), st.DB)}

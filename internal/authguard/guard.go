@@ -1,4 +1,8 @@
-package smtpd
+// Package authguard slows down and then blocks repeated failed
+// authentication, per remote address and per account name, for every
+// protocol that takes an agent's password: SMTP AUTH, IMAP LOGIN and HTTP
+// Basic share one Guard, so a guesser gains nothing by switching protocol.
+package authguard
 
 import (
 	"net"
@@ -6,10 +10,10 @@ import (
 	"time"
 )
 
-// AuthLimits slow down and then block repeated failed authentication, per
+// Limits slow down and then block repeated failed authentication, per
 // remote address and per account name. An account name counts whether or not
 // such an agent exists, so the answers never tell the two apart.
-type AuthLimits struct {
+type Limits struct {
 	// Delay is added to a failed attempt's answer for every recent failure
 	// of the address or the account, up to MaxDelay.
 	Delay, MaxDelay time.Duration
@@ -20,7 +24,7 @@ type AuthLimits struct {
 }
 
 // TODO: the tables live in memory, so a restart forgets every failure and
-// block; IMAP LOGIN and HTTP Basic auth do not share them yet.
+// block.
 //
 // authTableMax bounds each failure table; when one is full, entries whose
 // failures have aged out go first, then arbitrary unblocked ones.
@@ -33,24 +37,24 @@ type failures struct {
 	blockedUntil time.Time
 }
 
-// authGuard keeps the failure tables. Its zero value is not usable; see
-// newAuthGuard.
-type authGuard struct {
-	limits AuthLimits
+// Guard keeps the failure tables. Its zero value is not usable; see New.
+type Guard struct {
+	limits Limits
 
 	mu        sync.Mutex
 	byAddr    map[string]*failures
 	byAccount map[string]*failures
 }
 
-func newAuthGuard(l AuthLimits) *authGuard {
-	return &authGuard{limits: l, byAddr: make(map[string]*failures),
+// New returns a guard with no failures recorded.
+func New(l Limits) *Guard {
+	return &Guard{limits: l, byAddr: make(map[string]*failures),
 		byAccount: make(map[string]*failures)}
 }
 
-// blockedUntil returns when the block on addr or account ends, or the zero
+// BlockedUntil returns when the block on addr or account ends, or the zero
 // time when neither is blocked. account may be "" before it is known.
-func (g *authGuard) blockedUntil(addr, account string, now time.Time) time.Time {
+func (g *Guard) BlockedUntil(addr, account string, now time.Time) time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var until time.Time
@@ -62,17 +66,17 @@ func (g *authGuard) blockedUntil(addr, account string, now time.Time) time.Time 
 	return until
 }
 
-func (g *authGuard) lookupAccount(account string) *failures {
+func (g *Guard) lookupAccount(account string) *failures {
 	if account == "" {
 		return nil
 	}
 	return g.byAccount[account]
 }
 
-// fail records a failed attempt. It returns how many recent failures the
+// Fail records a failed attempt. It returns how many recent failures the
 // address or account has (the larger), how long to hold the answer back,
 // and whether this failure started a block.
-func (g *authGuard) fail(addr, account string, now time.Time) (count int, delay time.Duration,
+func (g *Guard) Fail(addr, account string, now time.Time) (count int, delay time.Duration,
 	blocked bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -91,7 +95,7 @@ func (g *authGuard) fail(addr, account string, now time.Time) (count int, delay 
 
 // record counts one failure for key, forgetting failures older than
 // BlockFor.
-func (g *authGuard) record(table map[string]*failures, key string, now time.Time) *failures {
+func (g *Guard) record(table map[string]*failures, key string, now time.Time) *failures {
 	f := table[key]
 	if f == nil {
 		g.makeRoom(table, now)
@@ -107,7 +111,7 @@ func (g *authGuard) record(table map[string]*failures, key string, now time.Time
 }
 
 // makeRoom keeps a table under authTableMax entries.
-func (g *authGuard) makeRoom(table map[string]*failures, now time.Time) {
+func (g *Guard) makeRoom(table map[string]*failures, now time.Time) {
 	if len(table) < authTableMax {
 		return
 	}
@@ -134,18 +138,21 @@ func (g *authGuard) makeRoom(table map[string]*failures, now time.Time) {
 	}
 }
 
-// succeed forgets an account's failures after a successful login. The
+// Succeed forgets an account's failures after a successful login. The
 // address keeps its count: one valid account must not launder an
 // address's guesses at others.
-func (g *authGuard) succeed(account string) {
+func (g *Guard) Succeed(account string) {
 	g.mu.Lock()
 	delete(g.byAccount, account)
 	g.mu.Unlock()
 }
 
-// addrKey is the remote address a limit applies to: the IPv4 address, or
+// Limits returns the limits the guard applies.
+func (g *Guard) Limits() Limits { return g.limits }
+
+// AddrKey is the remote address a limit applies to: the IPv4 address, or
 // the /64 of an IPv6 address, since one IPv6 host usually holds a whole /64.
-func addrKey(a net.Addr) string {
+func AddrKey(a net.Addr) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
 		return a.String()
