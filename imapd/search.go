@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -464,6 +465,9 @@ func valuesContain(values []string, s string) bool {
 // searchWindow is how much of a stream readerContains holds at a time.
 const searchWindow = 64 << 10
 
+// windowPool keeps readerContains from allocating a window per message part.
+var windowPool = sync.Pool{New: func() any { return new([]byte) }}
+
 // readerContains reports whether the first limit bytes of r (all of it
 // when limit < 0) contain the lower-case needle, without regard to case,
 // holding at most searchWindow plus the needle's length at a time.
@@ -475,7 +479,12 @@ func readerContains(r io.Reader, needle string, limit int64) bool {
 		return true
 	}
 	keep := len(needle) - 1
-	buf := make([]byte, 0, searchWindow+keep)
+	bp := windowPool.Get().(*[]byte)
+	defer windowPool.Put(bp)
+	if cap(*bp) < searchWindow+keep {
+		*bp = make([]byte, 0, searchWindow+keep)
+	}
+	buf := (*bp)[:0]
 	for {
 		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
