@@ -9,6 +9,8 @@
 # with configuration, queues and mail in one temporary directory; every
 # process started is stopped again by its PID. Tune with the environment:
 #   MESSAGES (10000)   SENDERS (50)   IMAP_MESSAGES (10000)   BIG (25MiB)
+#   PF_SMTP, DC_IMAP, DC_LMTP, AM_SMTP, AM_IMAP, AM_HTTP move a listener (host:port)
+#   when its default port is taken;
 #   KEEP=1 keeps the temporary directory; OUT=FILE also writes the table there;
 #   AGENTMAIL_BIN=PATH uses that binary instead of building the checkout.
 set -euo pipefail
@@ -17,12 +19,12 @@ MESSAGES=${MESSAGES:-10000}
 SENDERS=${SENDERS:-50}
 IMAP_MESSAGES=${IMAP_MESSAGES:-10000}
 BIG=${BIG:-25MiB}
-PF_SMTP=127.0.0.1:25260   # Postfix smtpd
-DC_IMAP=127.0.0.1:11440   # Dovecot IMAP
-DC_LMTP=127.0.0.1:24240   # Dovecot LMTP, Postfix's local transport
-AM_SMTP=127.0.0.1:25270   # agentmail
-AM_IMAP=127.0.0.1:11450
-AM_HTTP=127.0.0.1:18080
+PF_SMTP=${PF_SMTP:-127.0.0.1:25260}   # Postfix smtpd
+DC_IMAP=${DC_IMAP:-127.0.0.1:11440}   # Dovecot IMAP
+DC_LMTP=${DC_LMTP:-127.0.0.1:24240}   # Dovecot LMTP, Postfix's local transport
+AM_SMTP=${AM_SMTP:-127.0.0.1:25270}   # agentmail
+AM_IMAP=${AM_IMAP:-127.0.0.1:11450}
+AM_HTTP=${AM_HTTP:-127.0.0.1:18080}
 PAIR_PASSWORD=bench-password
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -208,10 +210,14 @@ start_pair() {
 	wait_port "$DC_LMTP"
 }
 
+# agentmail runs on its embedded defaults except the per-agent sending rate,
+# which is off as Postfix's (smtpd_client_message_rate_limit = 0): each load
+# sender sends far more than 60 messages at once.
 start_agentmail() {
 	mkdir -p "$W/agentmail"
-	"$AM" serve --data "$W/agentmail" --smtp "$AM_SMTP" --imap "$AM_IMAP" --http "$AM_HTTP" \
-		>"$W/agentmail.log" 2>&1 &
+	printf '[smtp]\nsend_rate_per_minute = 0\n' >"$W/agentmail.toml"
+	"$AM" serve --config "$W/agentmail.toml" --data "$W/agentmail" --smtp "$AM_SMTP" \
+		--imap "$AM_IMAP" --http "$AM_HTTP" >"$W/agentmail.log" 2>&1 &
 	AM_PID=$!
 	PIDS+=("$AM_PID")
 	wait_port "$AM_SMTP"
