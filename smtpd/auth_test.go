@@ -124,4 +124,3 @@ func TestAuthBruteForceSlowedThenBlocked(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
