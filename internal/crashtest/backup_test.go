@@ -12,6 +12,7 @@ import (
 // began, each exactly once, with reservations and settlements matching
 // their mail; later messages are in it whole or not at all.
 func TestBackupWhileServing(t *testing.T) {
+	const backupAckedMin = 100
 	dir := t.TempDir()
 	srv, err := StartServer(binary, dir)
 	if err != nil {
@@ -25,8 +26,19 @@ func TestBackupWhileServing(t *testing.T) {
 
 	stop := make(chan struct{})
 	wait := fleet.Run(srv, stop)
-	time.Sleep(700 * time.Millisecond)
-	acked := fleet.Journal.Acked()
+	// Back up only once there is something to lose: a fixed sleep on a busy
+	// machine could leave nothing acknowledged and the test proving nothing.
+	var acked map[string]bool
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if acked = fleet.Journal.Acked(); len(acked) >= backupAckedMin {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(stop)
+			wait()
+			t.Fatalf("only %d messages acknowledged in a minute of traffic", len(acked))
+		}
+	}
 	backup := filepath.Join(t.TempDir(), "agentmail-backup.db")
 	r, err := Run(binary, "", "--data", dir, "backup", backup)
 	if err != nil || r.Code != 0 {
