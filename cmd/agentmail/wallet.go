@@ -27,17 +27,27 @@ fractional digits. ADDRESS may be an agent id or a full address.`)
 }
 
 func newWalletCreditCmd(g *globalFlags) *cobra.Command {
+	cmd := newWalletMoveCmd(g, "credited %s %s to %s (journal entry %d)\n",
+		admin.API.Credit)
+	cmd.Use = "credit ADDRESS AMOUNT"
+	cmd.Short = "Add money to an agent's wallet"
+	cmd.Long = `Add AMOUNT to the available balance of ADDRESS, as money entering from
+outside the system. AMOUNT is an exact decimal such as 10, 0.25 or 1e-6.
+With --ref the credit is idempotent: repeating it with the same reference
+and content changes nothing, and with different content it is refused.`
+	cmd.Example = `  agentmail wallet credit buyer 10.00
+  agentmail wallet credit buyer 5 --currency EUR --ref invoice-42`
+	cmd.Flags().Lookup("note").Usage = "note kept in the journal"
+	return cmd
+}
+
+// newWalletMoveCmd is the shared shape of credit and debit: ADDRESS AMOUNT,
+// --currency, --note and --ref, one journal entry printed as done says.
+func newWalletMoveCmd(g *globalFlags, done string,
+	move func(admin.API, admin.CreditRequest) (billing.Entry, error)) *cobra.Command {
 	var req admin.CreditRequest
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "credit ADDRESS AMOUNT",
-		Short: "Add money to an agent's wallet",
-		Long: `Add AMOUNT to the available balance of ADDRESS, as money entering from
-outside the system. AMOUNT is an exact decimal such as 10, 0.25 or 1e-6.
-With --ref the credit is idempotent: repeating it with the same reference
-and content changes nothing, and with different content it is refused.`,
-		Example: `  agentmail wallet credit buyer 10.00
-  agentmail wallet credit buyer 5 --currency EUR --ref invoice-42`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			amount, err := billing.ParseAmount(a[1])
@@ -46,22 +56,21 @@ and content changes nothing, and with different content it is refused.`,
 			}
 			req.Address, req.Amount = a[0], amount
 			return withAdmin(cmd, g, func(api admin.API) error {
-				entry, err := api.Credit(req)
+				entry, err := move(api, req)
 				if err != nil {
 					return err
 				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), entry)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "credited %s %s to %s (journal entry %d)\n",
-					amount, entry.Currency, a[0], entry.Seq)
+				fmt.Fprintf(cmd.OutOrStdout(), done, amount, entry.Currency, a[0], entry.Seq)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&req.Currency, "currency", "USD", "ISO 4217 currency code")
-	cmd.Flags().StringVar(&req.Note, "note", "", "note kept in the journal")
-	cmd.Flags().StringVar(&req.Ref, "ref", "", "idempotency key")
+	cmd.Flags().StringVar(&req.Note, "note", "", "")
+	cmd.Flags().StringVar(&req.Ref, "ref", "", "idempotency reference")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }

@@ -10,41 +10,16 @@ import (
 )
 
 func newWalletDebitCmd(g *globalFlags) *cobra.Command {
-	var req admin.CreditRequest
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "debit ADDRESS AMOUNT --note TEXT",
-		Short: "Take money out of an agent's wallet",
-		Long: `Take AMOUNT out of the available balance of ADDRESS, as money leaving the
+	cmd := newWalletMoveCmd(g, "debited %s %s from %s (journal entry %d)\n",
+		admin.API.Debit)
+	cmd.Use = "debit ADDRESS AMOUNT --note TEXT"
+	cmd.Short = "Take money out of an agent's wallet"
+	cmd.Long = `Take AMOUNT out of the available balance of ADDRESS, as money leaving the
 system (a payout or a refund to the agent's owner). Reserved money cannot be
 debited. --note is required and is kept in the journal for the audit trail;
---ref makes the debit idempotent.`,
-		Example: `  agentmail wallet debit buyer 1.50 --note "payout to owner" --ref payout-7`,
-		Args:    args(cobra.ExactArgs(2)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			amount, err := billing.ParseAmount(a[1])
-			if err != nil {
-				return usageError{fmt.Errorf("AMOUNT: %w", err)}
-			}
-			req.Address, req.Amount = a[0], amount
-			return withAdmin(cmd, g, func(api admin.API) error {
-				entry, err := api.Debit(req)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return printJSON(cmd.OutOrStdout(), entry)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "debited %s %s from %s (journal entry %d)\n",
-					amount, entry.Currency, a[0], entry.Seq)
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&req.Currency, "currency", "USD", "ISO 4217 currency code")
-	cmd.Flags().StringVar(&req.Note, "note", "", "why the money leaves (required)")
-	cmd.Flags().StringVar(&req.Ref, "ref", "", "idempotency reference")
-	addJSONFlag(cmd, &asJSON)
+--ref makes the debit idempotent.`
+	cmd.Example = `  agentmail wallet debit buyer 1.50 --note "payout to owner" --ref payout-7`
+	cmd.Flags().Lookup("note").Usage = "why the money leaves (required)"
 	return cmd
 }
 
