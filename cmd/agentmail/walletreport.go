@@ -36,34 +36,31 @@ func (f *reportFlags) add(cmd *cobra.Command) {
 	addJSONFlag(cmd, &f.asJSON)
 }
 
-// times parses --since and --until.
-func (f *reportFlags) times() (since, until time.Time, err error) {
-	parse := func(name, v string) (time.Time, error) {
-		if v == "" {
-			return time.Time{}, nil
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return t, usageError{fmt.Errorf("--%s %q: want an RFC 3339 time such as "+
-				"2026-12-01T00:00:00Z", name, v)}
-		}
-		return t, nil
-	}
-	if since, err = parse("since", f.since); err != nil {
-		return since, until, err
-	}
-	until, err = parse("until", f.until)
-	return since, until, err
-}
-
-func (f *reportFlags) check() error {
+// filter checks the flags and turns them into the query's filter.
+func (f *reportFlags) filter() (admin.ReportFilter, error) {
+	r := admin.ReportFilter{Counterparty: f.counterparty, RequestID: f.requestID,
+		Limit: f.limit}
 	if f.limit < 1 || f.limit > reportLimitMax {
-		return usageError{fmt.Errorf("--limit must be from 1 to %d", reportLimitMax)}
+		return r, usageError{fmt.Errorf("--limit must be from 1 to %d", reportLimitMax)}
 	}
 	if f.asJSON && f.asCSV {
-		return usageError{fmt.Errorf("--json and --csv exclude each other")}
+		return r, usageError{fmt.Errorf("--json and --csv exclude each other")}
 	}
-	return nil
+	for _, t := range []struct {
+		name, value string
+		dst         *time.Time
+	}{{"since", f.since, &r.Since}, {"until", f.until, &r.Until}} {
+		if t.value == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.value)
+		if err != nil {
+			return r, usageError{fmt.Errorf("--%s %q: want an RFC 3339 time such as "+
+				"2026-12-01T00:00:00Z", t.name, t.value)}
+		}
+		*t.dst = v
+	}
+	return r, nil
 }
 
 func newWalletHistoryCmd(g *globalFlags) *cobra.Command {
@@ -81,15 +78,10 @@ line names the --before value of the next page.`,
   agentmail wallet history seller --kind settle --since 2026-12-01T00:00:00Z --csv
   agentmail wallet history buyer --limit 20 --before 118`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := f.check(); err != nil {
+		RunE: func(cmd *cobra.Command, a []string) (err error) {
+			if q.ReportFilter, err = f.filter(); err != nil {
 				return err
 			}
-			var err error
-			if q.Since, q.Until, err = f.times(); err != nil {
-				return err
-			}
-			q.Counterparty, q.RequestID, q.Limit = f.counterparty, f.requestID, f.limit
 			return withAdmin(cmd, g, func(api admin.API) error {
 				page, err := api.History(a[0], q)
 				if err != nil {
@@ -152,15 +144,10 @@ next page. The same rows answer GET /agents/{agent_id}/billing/usage.`,
 		Example: `  agentmail wallet usage buyer
   agentmail wallet usage seller --status settled --since 2026-12-01T00:00:00Z --csv`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := f.check(); err != nil {
+		RunE: func(cmd *cobra.Command, a []string) (err error) {
+			if q.ReportFilter, err = f.filter(); err != nil {
 				return err
 			}
-			var err error
-			if q.Since, q.Until, err = f.times(); err != nil {
-				return err
-			}
-			q.Counterparty, q.RequestID, q.Limit = f.counterparty, f.requestID, f.limit
 			return withAdmin(cmd, g, func(api admin.API) error {
 				page, err := api.Usage(a[0], q)
 				if err != nil {

@@ -171,15 +171,20 @@ func (s *Service) Balance(address string) (BalanceInfo, error) {
 	return BalanceInfo{ID: mailstore.AgentID(addr, s.domain), Balances: b}, err
 }
 
-// HistoryQuery selects and pages an agent's journal entries.
-type HistoryQuery struct {
-	Kind         string    `json:"kind,omitempty"`
+// ReportFilter is what history and usage are both filtered and sized by.
+type ReportFilter struct {
 	Counterparty string    `json:"counterparty,omitempty"`
 	RequestID    string    `json:"request_id,omitempty"`
 	Since        time.Time `json:"since,omitzero"`
 	Until        time.Time `json:"until,omitzero"`
-	Before       uint64    `json:"before,omitempty"` // a previous page's Next
 	Limit        int       `json:"limit,omitempty"`
+}
+
+// HistoryQuery selects and pages an agent's journal entries.
+type HistoryQuery struct {
+	ReportFilter
+	Kind   string `json:"kind,omitempty"`
+	Before uint64 `json:"before,omitempty"` // a previous page's Next
 }
 
 // HistoryPage is one page of history; Next is 0 on the last page.
@@ -221,13 +226,9 @@ func (s *Service) History(address string, q HistoryQuery) (HistoryPage, error) {
 
 // UsageQuery selects and pages an agent's requests.
 type UsageQuery struct {
-	Counterparty string    `json:"counterparty,omitempty"`
-	Status       string    `json:"status,omitempty"`
-	RequestID    string    `json:"request_id,omitempty"`
-	Since        time.Time `json:"since,omitzero"`
-	Until        time.Time `json:"until,omitzero"`
-	Cursor       string    `json:"cursor,omitempty"`
-	Limit        int       `json:"limit,omitempty"`
+	ReportFilter
+	Status string `json:"status,omitempty"`
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // UsagePage is one page of usage rows; Next is empty on the last page.

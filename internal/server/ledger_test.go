@@ -102,7 +102,7 @@ func TestDebitAndTransferNeedNotesAndFunds(t *testing.T) {
 		f != "0.500000/0.000000" {
 		t.Errorf("after debit and transfer: buyer %s, flat %s", b, f)
 	}
-	page, _ := ts.admin.History("buyer", admin.HistoryQuery{Counterparty: "flat"})
+	page, _ := ts.admin.History("buyer", admin.HistoryQuery{ReportFilter: admin.ReportFilter{Counterparty: "flat"}})
 	if len(page.Rows) != 1 || page.Rows[0].Kind != billing.KindTransfer {
 		t.Errorf("history filtered by counterparty = %+v", page.Rows)
 	}
@@ -123,18 +123,18 @@ func TestHistoryAndUsageFiltersAndPaging(t *testing.T) {
 	if len(settled.Rows) != 1 || settled.Rows[0].RequestID != "p-2" {
 		t.Errorf("usage status=settled = %+v", settled.Rows)
 	}
-	byID, _ := ts.admin.History("buyer", admin.HistoryQuery{RequestID: "p-3"})
+	byID, _ := ts.admin.History("buyer", admin.HistoryQuery{ReportFilter: admin.ReportFilter{RequestID: "p-3"}})
 	if len(byID.Rows) != 1 || byID.Rows[0].Kind != billing.KindReserve {
 		t.Errorf("history request_id=p-3 = %+v", byID.Rows)
 	}
 	since := ts.clock.Now().Add(-90 * time.Second)
-	recent, _ := ts.admin.Usage("buyer", admin.UsageQuery{Since: since})
+	recent, _ := ts.admin.Usage("buyer", admin.UsageQuery{ReportFilter: admin.ReportFilter{Since: since}})
 	if len(recent.Rows) != 1 || recent.Rows[0].RequestID != "p-3" {
 		t.Errorf("usage since %s = %+v", since, recent.Rows)
 	}
 
 	var ids []string
-	q := admin.UsageQuery{Limit: 2}
+	q := admin.UsageQuery{ReportFilter: admin.ReportFilter{Limit: 2}}
 	for {
 		page, err := ts.admin.Usage("buyer", q)
 		if err != nil {
