@@ -27,7 +27,8 @@ type Field struct {
 // returns the fields and the offset where the body begins.
 func ScanHeader(raw []byte) ([]Field, int) {
 	var fields []Field
-	inField := false // the previous line was a field, so a continuation extends it
+	var valueStarts []int // where each field's value begins in raw
+	inField := false      // the previous line was a field, so a continuation extends it
 	pos := 0
 	for pos < len(raw) {
 		lineEnd := bytes.IndexByte(raw[pos:], '\n')
@@ -38,29 +39,48 @@ func ScanHeader(raw []byte) ([]Field, int) {
 		line := bytes.TrimRight(raw[pos:next], "\r\n")
 		switch {
 		case len(line) == 0:
+			unfold(raw, fields, valueStarts)
 			return fields, next
 		case line[0] == ' ' || line[0] == '\t':
 			if inField {
-				f := &fields[len(fields)-1]
-				f.Value += " " + strings.TrimSpace(string(line))
-				f.End = next
+				fields[len(fields)-1].End = next
 			}
 		default:
-			name, value, ok := bytes.Cut(line, []byte(":"))
-			name = bytes.TrimRight(name, " \t")
-			inField = ok && len(name) > 0 && !bytes.ContainsAny(name, " \t")
+			colon := bytes.IndexByte(line, ':')
+			name := line
+			if colon >= 0 {
+				name = bytes.TrimRight(line[:colon], " \t")
+			}
+			inField = colon >= 0 && len(name) > 0 && !bytes.ContainsAny(name, " \t")
 			if inField {
-				fields = append(fields, Field{
-					Name:  string(name),
-					Value: strings.TrimSpace(string(value)),
-					Start: pos,
-					End:   next,
-				})
+				fields = append(fields, Field{Name: string(name), Start: pos, End: next})
+				valueStarts = append(valueStarts, pos+colon+1)
 			}
 		}
 		pos = next
 	}
+	unfold(raw, fields, valueStarts)
 	return fields, pos
+}
+
+// unfold sets each field's Value: its lines joined by single spaces, each
+// trimmed, empty ones dropped (RFC 5322 section 2.2.3). It runs once per
+// field at the end, so a header folded over many lines costs linear time.
+func unfold(raw []byte, fields []Field, valueStarts []int) {
+	for i := range fields {
+		var b strings.Builder
+		for _, line := range bytes.Split(raw[valueStarts[i]:fields[i].End], []byte("\n")) {
+			part := bytes.TrimSpace(line)
+			if len(part) == 0 {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.Write(part)
+		}
+		fields[i].Value = b.String()
+	}
 }
 
 // Values returns the values of every field named name.
