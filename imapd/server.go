@@ -152,13 +152,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isClosed() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("imapd accept: %w", err)
+			// Anything but a closed listener is taken as passing: running out
+			// of file descriptors (EMFILE) or an aborted handshake must not
+			// stop IMAP for good while SMTP and HTTP carry on.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("imap accept failed; retrying", "err", err, "in", delay)
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
 		target := s.strictLn
