@@ -62,7 +62,8 @@ func TestPlaintextAuthOnLoopbackByDefault(t *testing.T) {
 // holds even for the right password.
 func TestAuthBruteForceSlowedThenBlocked(t *testing.T) {
 	limits := AuthLimits{Delay: 40 * time.Millisecond, MaxDelay: 120 * time.Millisecond,
-		BlockAfter: 5, BlockFor: time.Minute}
+		CountLoopback: true, // the harness connects from loopback
+		BlockAfter:    5, BlockFor: time.Minute}
 	transcript := func(user string) ([]string, []time.Duration, string) {
 		h := newHarness(t, func(c *Config) { c.Auth = limits })
 		c := h.dial()

@@ -6,6 +6,7 @@ package authguard
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,10 @@ type Limits struct {
 	// for BlockFor; 0 never blocks.
 	BlockAfter int
 	BlockFor   time.Duration
+	// CountLoopback counts failures against loopback addresses too. Off by
+	// default: every local agent shares the address, and one of them
+	// guessing must not lock all the others out (accounts still count).
+	CountLoopback bool
 }
 
 // TODO: the tables live in memory, so a restart forgets every failure and
@@ -58,7 +63,7 @@ func (g *Guard) BlockedUntil(addr, account string, now time.Time) time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var until time.Time
-	for _, f := range []*failures{g.byAddr[addr], g.lookupAccount(account)} {
+	for _, f := range []*failures{g.addrFailures(addr), g.accountFailures(account)} {
 		if f != nil && f.blockedUntil.After(now) && f.blockedUntil.After(until) {
 			until = f.blockedUntil
 		}
@@ -66,11 +71,33 @@ func (g *Guard) BlockedUntil(addr, account string, now time.Time) time.Time {
 	return until
 }
 
-func (g *Guard) lookupAccount(account string) *failures {
+// addrFailures returns the failures counted for addr, or nil.
+func (g *Guard) addrFailures(addr string) *failures {
+	if !g.addrCounted(addr) {
+		return nil
+	}
+	return g.byAddr[addr]
+}
+
+// accountFailures returns the failures counted for account, or nil.
+func (g *Guard) accountFailures(account string) *failures {
 	if account == "" {
 		return nil
 	}
 	return g.byAccount[account]
+}
+
+// addrCounted reports whether failures from addr are counted: loopback only
+// with CountLoopback.
+func (g *Guard) addrCounted(addr string) bool {
+	if addr == "" {
+		return false
+	}
+	if g.limits.CountLoopback {
+		return true
+	}
+	ip := net.ParseIP(strings.TrimSuffix(addr, "/64"))
+	return ip == nil || !ip.IsLoopback()
 }
 
 // Fail records a failed attempt. It returns how many recent failures the
@@ -80,10 +107,16 @@ func (g *Guard) Fail(addr, account string, now time.Time) (count int, delay time
 	blocked bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	a := g.record(g.byAddr, addr, now)
-	b := g.record(g.byAccount, account, now)
-	count = max(a.count, b.count)
+	var a, b *failures
+	if g.addrCounted(addr) {
+		a = g.record(g.byAddr, addr, now)
+	}
+	b = g.record(g.byAccount, account, now)
 	for _, f := range []*failures{a, b} {
+		if f == nil {
+			continue
+		}
+		count = max(count, f.count)
 		if g.limits.BlockAfter > 0 && f.count >= g.limits.BlockAfter && !f.blockedUntil.After(now) {
 			f.blockedUntil = now.Add(g.limits.BlockFor)
 			blocked = true
@@ -96,6 +129,9 @@ func (g *Guard) Fail(addr, account string, now time.Time) (count int, delay time
 // record counts one failure for key, forgetting failures older than
 // BlockFor.
 func (g *Guard) record(table map[string]*failures, key string, now time.Time) *failures {
+	if key == "" {
+		return nil
+	}
 	f := table[key]
 	if f == nil {
 		g.makeRoom(table, now)

@@ -48,3 +48,25 @@ func TestAddrKeyGroupsIPv6By64(t *testing.T) {
 		t.Errorf("IPv4 key %q", k)
 	}
 }
+
+// Every local agent connects from loopback: failures there count against
+// the accounts tried, never against the address, unless asked.
+func TestLoopbackAddressIsNotBlocked(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, count := range []bool{false, true} {
+		g := New(Limits{BlockAfter: 3, BlockFor: time.Minute, CountLoopback: count})
+		for i := range 3 {
+			g.Fail("127.0.0.1", "guess"+strconv.Itoa(i)+"@localhost", now)
+		}
+		blocked := !g.BlockedUntil("127.0.0.1", "kelly@localhost", now).IsZero()
+		if blocked != count {
+			t.Errorf("CountLoopback %v: another local agent blocked = %v", count, blocked)
+		}
+		for range 3 {
+			g.Fail("127.0.0.1", "kelly@localhost", now)
+		}
+		if g.BlockedUntil("::1", "kelly@localhost", now).IsZero() {
+			t.Errorf("CountLoopback %v: the guessed account is not blocked", count)
+		}
+	}
+}
