@@ -49,6 +49,14 @@ func NormalizeAddress(addr string) (string, error) {
 	if err != nil || a.Name != "" || a.Address != strings.TrimSpace(addr) {
 		return "", fmt.Errorf("invalid address %q: want local@domain", addr)
 	}
+	// ASCII only, checked before lower-casing: strings.ToLower maps some
+	// non-ASCII letters to ASCII ones (KELVIN SIGN to k), which would let a
+	// look-alike name reach another agent.
+	for i := 0; i < len(a.Address); i++ {
+		if a.Address[i] >= 0x80 {
+			return "", fmt.Errorf("invalid address %q: use letters, digits and .-_+ only", addr)
+		}
+	}
 	local, domain, _ := strings.Cut(strings.ToLower(a.Address), "@")
 	if local == "" || len(a.Address) > 254 || strings.Trim(local, addressChars) != "" ||
 		strings.Trim(domain, addressChars) != "" || domain == "" {

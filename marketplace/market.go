@@ -156,6 +156,12 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 	var refused *Refusal
 	err = m.db.Update(func(tx *store.Tx) error {
 		res, refused = Result{Kind: in.kind, RequestID: in.requestID}, nil
+		// The sender was authenticated when its session began; an agent
+		// removed since then must not deliver, nor settle and be paid.
+		if !m.isAgent(tx.Tx, sub.Sender) {
+			refused = refusePolicy("the sending agent %s no longer exists", sub.Sender)
+			return nil
+		}
 		for _, rcpt := range rcpts {
 			if !m.isAgent(tx.Tx, rcpt) {
 				refused = &Refusal{Code: 550, Enhanced: "5.1.1",

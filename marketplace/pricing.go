@@ -208,3 +208,10 @@ func fieldProblems(data []byte) []string {
 	sort.Strings(problems)
 	return problems
 }
+
+// DeletePricing withdraws a seller's pricing, as when the agent is removed.
+func (m *Market) DeletePricing(seller string) error {
+	return m.db.Update(func(tx *store.Tx) error {
+		return tx.Bucket(bucketPricing).Delete([]byte(seller))
+	})
+}

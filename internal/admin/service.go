@@ -145,6 +145,9 @@ func (s *Service) RemoveAgent(address string) error {
 		return fmt.Errorf("remove %s: wallet holds %s; debit it first", addr,
 			strings.Join(held, ", "))
 	}
+	if err := s.market.DeletePricing(addr); err != nil {
+		return err
+	}
 	return s.mail.RemoveAgent(addr)
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/smtp"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,40 @@ func TestStartRefusesABrokenLedger(t *testing.T) {
 		t.Fatalf("allow_ledger_breach did not let the server start: %v", err)
 	}
 	srv.Close()
+}
+
+// An agent removed while its SMTP session is open can neither deliver nor
+// settle (and be paid into a wallet that no longer has an owner); its
+// pricing is withdrawn.
+func TestRemovedSellerCannotSettleFromAnOpenSession(t *testing.T) {
+	ts := roundTripServer(t)
+	mustSend(t, ts, "buyer", "flat", message("buyer", "flat", "q", "x",
+		"X-AgentMail-Marketplace-Request-Id: gone-1"))
+	c, err := smtp.Dial(ts.smtpA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(smtp.PlainAuth("", "flat", testPassword, "127.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.admin.RemoveAgent("flat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("flat@localhost"); err == nil {
+		_ = c.Rcpt("buyer@localhost")
+		err = writeRawData(c, message("flat", "buyer", "a", "y",
+			"X-AgentMail-Marketplace-Request-Id: gone-1", "X-AgentMail-Usage: {}"))
+		code, text := smtpCode(t, err)
+		if code != 550 || !strings.Contains(text, "no longer exists") {
+			t.Errorf("response from a removed seller: %d %q", code, text)
+		}
+	}
+	if got := ts.balance("buyer"); got != "9.750000/0.250000" {
+		t.Errorf("buyer after a removed seller's response = %s, want the hold untouched", got)
+	}
+	if code, _ := ts.httpGet("/public/agents/flat/pricing", ""); code != 404 {
+		t.Errorf("a removed seller's pricing is still public: %d", code)
+	}
+	ts.verifyLedger()
 }
