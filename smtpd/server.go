@@ -112,8 +112,8 @@ func New(ms *mailstore.Store, market *marketplace.Market, cfg Config) *Server {
 // Serve accepts plaintext connections on ln, which may upgrade with
 // STARTTLS, until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.smtp.Serve(&limitedListener{Listener: ln, lim: s.conns, say421: true,
-		refused: s.logRefused})
+	return s.smtp.Serve(&limitedListener{Listener: eofListener{ln}, lim: s.conns,
+		say421: true, refused: s.logRefused})
 }
 
 // ServeTLS accepts implicit-TLS connections on ln (RFC 8314 section 3.3,
@@ -123,7 +123,8 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 		return errors.New("smtpd: ServeTLS without a TLS configuration")
 	}
 	limited := &limitedListener{Listener: ln, lim: s.conns, refused: s.logRefused}
-	return s.smtp.Serve(tls.NewListener(limited, s.cfg.TLSConfig))
+	// Outside TLS, so that the end of the TLS stream (close_notify) counts.
+	return s.smtp.Serve(eofListener{tls.NewListener(limited, s.cfg.TLSConfig)})
 }
 
 func (s *Server) logRefused(remote net.Addr) {

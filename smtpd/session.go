@@ -82,6 +82,14 @@ func (s *session) Data(r io.Reader) error {
 	start := time.Now()
 	sp, err := s.spool(r)
 	var res marketplace.Result
+	if err == nil && clientGone(s.conn.Conn()) {
+		// The data may have been cut short; the client cannot hear a reply
+		// and will send it again, so nothing is stored or billed.
+		if sp.body.Name != "" {
+			s.srv.mail.DB().DiscardBlob(sp.body)
+		}
+		err = errClientGone
+	}
 	if err != nil {
 		err = s.readError(err)
 	} else {
@@ -93,6 +101,9 @@ func (s *session) Data(r io.Reader) error {
 	s.logTransaction(res, int(sp.size), err, time.Since(start))
 	return err
 }
+
+var errClientGone = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+	Message: "connection closed before the end of the message; nothing was accepted"}
 
 // readError turns what go-smtp's data reader reports into a reply that
 // says what to change.
