@@ -38,10 +38,11 @@ func (c *eofConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TODO: after STARTTLS go-smtp reads through a tls.Conn of its own over the
-// eofConn; a client that ends the TLS stream with close_notify before the
-// end of a BDAT chunk is not noticed, since the TCP stream never reports its
-// end to the TLS layer's reads. Implicit TLS and plaintext are covered.
+// TODO: under TLS the eofConn sits below the tls.Conn (go-smtp must see the
+// tls.Conn itself to know the session is encrypted), so a client that ends
+// the TLS stream with close_notify in the middle of a BDAT chunk is not
+// noticed: the TLS layer stops reading before the TCP end. A connection that
+// drops, or a plaintext one, is covered.
 //
 // clientGone reports whether the client of c, a connection this package
 // accepted (under TLS or not), has closed it or it has failed.

