@@ -97,7 +97,9 @@ func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
 	if err := putHold(tx.Tx, h); err != nil {
 		return Hold{}, err
 	}
-	if err := tx.Bucket(bucketExpiry).Put(expiryKey(h.Expires, h.ID), nil); err != nil {
+	expiry := tx.Bucket(bucketExpiry)
+	expiry.FillPercent = appendFillPercent
+	if err := expiry.Put(expiryKey(h.Expires, h.ID), nil); err != nil {
 		return Hold{}, err
 	}
 	return h, nil

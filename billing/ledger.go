@@ -13,12 +13,11 @@ import (
 )
 
 var (
-	bucketJournal  = []byte("ledger_journal")  // seq → Entry
-	bucketBalances = []byte("ledger_balances") // account 0 currency → int64
-	bucketHolds    = []byte("ledger_holds")    // hold id → Hold
-	bucketExpiry   = []byte("ledger_expiry")   // expires (ns) ‖ hold id → nil
-	bucketByAgent  = []byte("ledger_by_agent") // agent 0 seq → nil
-	bucketRefs     = []byte("ledger_refs")     // idempotency reference → seq
+	bucketJournal = []byte("ledger_journal") // seq → Entry
+	bucketHolds   = []byte("ledger_holds")   // hold id → Hold
+	bucketExpiry  = []byte("ledger_expiry")  // expires (ns) ‖ hold id → nil
+	bucketRefs    = []byte("ledger_refs")    // idempotency reference → seq
+	// bucketAccounts (accounts.go) holds the balances and the per-agent index.
 )
 
 // World is the account that money enters from and leaves to: admin credits
@@ -87,6 +86,12 @@ func WalletAccount(agent string) string { return "wallet:" + agent }
 // HoldAccount is the account of an agent's reserved money.
 func HoldAccount(agent string) string { return "hold:" + agent }
 
+// appendFillPercent packs the pages of buckets whose keys only grow (the
+// journal, and the expiry index for holds of one TTL), so that a split leaves
+// full pages behind instead of half-empty ones. bbolt keeps it per
+// transaction: set it on every write.
+const appendFillPercent = 1.0
+
 // Ledger is the billing side of the database.
 type Ledger struct {
 	db  *store.DB
@@ -100,8 +105,8 @@ func Open(db *store.DB, now func() time.Time) (*Ledger, error) {
 		now = time.Now
 	}
 	err := db.Update(func(tx *store.Tx) error {
-		for _, name := range [][]byte{bucketJournal, bucketBalances, bucketHolds,
-			bucketExpiry, bucketByAgent, bucketRefs} {
+		for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketHolds,
+			bucketExpiry, bucketRefs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -121,16 +126,12 @@ func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecon
 // DB returns the database the ledger lives in.
 func (l *Ledger) DB() *store.DB { return l.db }
 
-func balanceKey(account, currency string) []byte {
-	return []byte(account + "\x00" + currency)
-}
-
 func balanceTx(tx *bolt.Tx, account, currency string) int64 {
-	v := tx.Bucket(bucketBalances).Get(balanceKey(account, currency))
+	v := tx.Bucket(bucketAccounts).Get(balanceKey(account, currency))
 	if v == nil {
 		return 0
 	}
-	return int64(binary.BigEndian.Uint64(v))
+	return balanceValue(v)
 }
 
 // post appends an entry and applies its postings to the balance cache. It
@@ -168,6 +169,7 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	}
 
 	journal := tx.Bucket(bucketJournal)
+	journal.FillPercent = appendFillPercent
 	seq, err := journal.NextSequence()
 	if err != nil {
 		return Entry{}, err
@@ -182,16 +184,15 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	if err := journal.Put(seqKey, data); err != nil {
 		return Entry{}, err
 	}
-	balances := tx.Bucket(bucketBalances)
+	accounts := tx.Bucket(bucketAccounts)
 	for account, v := range next {
 		b := binary.BigEndian.AppendUint64(nil, uint64(v))
-		if err := balances.Put(balanceKey(account, e.Currency), b); err != nil {
+		if err := accounts.Put(balanceKey(account, e.Currency), b); err != nil {
 			return Entry{}, err
 		}
 	}
-	byAgent := tx.Bucket(bucketByAgent)
 	for _, a := range agents {
-		if err := byAgent.Put(append([]byte(a+"\x00"), seqKey...), nil); err != nil {
+		if err := accounts.Put(historyKey(a, seqKey), nil); err != nil {
 			return Entry{}, err
 		}
 	}

@@ -59,7 +59,7 @@ func (l *Ledger) Verify() ([]Breach, error) {
 //   - open holds sum to each agent's reserved balance;
 //   - every resolved hold has charged + released = amount.
 func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
-	for _, name := range [][]byte{bucketJournal, bucketBalances, bucketHolds} {
+	for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketHolds} {
 		if tx.Bucket(name) == nil {
 			return nil, fmt.Errorf("no ledger here: bucket %s is missing", name)
 		}
@@ -69,7 +69,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		out = append(out, Breach{inv, fmt.Sprintf(format, args...), entries})
 	}
 
-	folded := map[string]int64{} // account 0 currency → balance
+	folded := map[string]int64{} // foldKey(account, currency) → balance
 	byAccount, byHold := entryTrail{}, entryTrail{}
 	err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		var e Entry
@@ -79,7 +79,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		var sum int64
 		for _, p := range e.Postings {
 			sum += p.Amount
-			key := string(balanceKey(p.Account, e.Currency))
+			key := foldKey(p.Account, e.Currency)
 			folded[key] += p.Amount
 			byAccount.add(key, e.Seq)
 		}
@@ -97,8 +97,10 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	}
 
 	cached := map[string]int64{}
-	_ = tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
-		cached[string(k)] = int64(binary.BigEndian.Uint64(v))
+	_ = tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+		if account, currency, ok := parseBalanceKey(k); ok && len(v) == 8 {
+			cached[foldKey(account, currency)] = balanceValue(v)
+		}
 		return nil
 	})
 	perCurrency := map[string]int64{}
@@ -129,7 +131,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		trail := byHold[h.ID]
 		switch {
 		case h.Status == HoldOpen:
-			held[string(balanceKey(HoldAccount(h.Payer), h.Currency))] += int64(h.Amount)
+			held[foldKey(HoldAccount(h.Payer), h.Currency)] += int64(h.Amount)
 		case h.Charged+h.Released != h.Amount:
 			add(trail, "settled + released = reserved", "hold %s: %s + %s != %s",
 				h.ID, h.Charged, h.Released, h.Amount)
@@ -161,6 +163,10 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	}
 	return out, nil
 }
+
+// foldKey names an account's balance in one currency in Verify's maps:
+// account 0 currency.
+func foldKey(account, currency string) string { return account + "\x00" + currency }
 
 func sortedKeys(maps ...map[string]int64) []string {
 	seen := map[string]bool{}
@@ -208,14 +214,17 @@ type Total struct {
 func (l *Ledger) Totals() ([]Total, error) {
 	byCurrency := map[string]*Total{}
 	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBalances).ForEach(func(k, v []byte) error {
-			account, currency, _ := strings.Cut(string(k), "\x00")
+		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
+			account, currency, ok := parseBalanceKey(k)
+			if !ok {
+				return nil
+			}
 			t := byCurrency[currency]
 			if t == nil {
 				t = &Total{Currency: currency}
 				byCurrency[currency] = t
 			}
-			n := int64(binary.BigEndian.Uint64(v))
+			n := balanceValue(v)
 			switch {
 			case account == World:
 				t.World += Delta(n)

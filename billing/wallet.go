@@ -109,22 +109,25 @@ func (l *Ledger) Balances(agent string) ([]Balance, error) {
 func BalancesTx(tx *bolt.Tx, agent string) []Balance {
 	byCurrency := map[string]*Balance{}
 	var order []string
-	scan := func(account string, set func(*Balance, Amount)) {
-		prefix := []byte(account + "\x00")
-		c := tx.Bucket(bucketBalances).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			cur := string(k[len(prefix):])
-			b, ok := byCurrency[cur]
-			if !ok {
-				b = &Balance{Currency: cur}
-				byCurrency[cur] = b
-				order = append(order, cur)
-			}
-			set(b, Amount(binary.BigEndian.Uint64(v)))
+	prefix := balancePrefix(agent)
+	c := tx.Bucket(bucketAccounts).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		kind, cur := k[len(prefix)], string(k[len(prefix)+1:])
+		if kind != kindWallet && kind != kindHold {
+			continue
+		}
+		b, ok := byCurrency[cur]
+		if !ok {
+			b = &Balance{Currency: cur}
+			byCurrency[cur] = b
+			order = append(order, cur)
+		}
+		if kind == kindWallet {
+			b.Available = Amount(balanceValue(v))
+		} else {
+			b.Reserved = Amount(balanceValue(v))
 		}
 	}
-	scan(WalletAccount(agent), func(b *Balance, a Amount) { b.Available = a })
-	scan(HoldAccount(agent), func(b *Balance, a Amount) { b.Reserved = a })
 	slices.Sort(order)
 	out := make([]Balance, 0, len(order))
 	for _, c := range order {
@@ -169,8 +172,8 @@ func (f HistoryFilter) match(e Entry, agent string) bool {
 func (l *Ledger) History(agent string, f HistoryFilter, before uint64, limit int) (
 	out []Entry, next uint64, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
-		prefix := []byte(agent + "\x00")
-		c := tx.Bucket(bucketByAgent).Cursor()
+		prefix := historyPrefix(agent)
+		c := tx.Bucket(bucketAccounts).Cursor()
 		var k []byte
 		if before == 0 {
 			k, _ = c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))

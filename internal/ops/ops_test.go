@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -59,9 +60,13 @@ func TestCheck(t *testing.T) {
 	t.Run("a ledger breach is a problem", func(t *testing.T) {
 		dir := newDataDir(t)
 		tamper(t, dir, func(tx *bolt.Tx) error {
-			b := tx.Bucket([]byte("ledger_balances"))
-			k, _ := b.Cursor().First()
-			return b.Put(k, binary.BigEndian.AppendUint64(nil, 1))
+			// The first balance (an 8-byte value) in ledger_accounts.
+			b := tx.Bucket([]byte("ledger_accounts"))
+			c := b.Cursor()
+			k, v := c.First()
+			for ; k != nil && len(v) != 8; k, v = c.Next() {
+			}
+			return b.Put(bytes.Clone(k), binary.BigEndian.AppendUint64(nil, 1))
 		})
 		rep, err := Check(store.Path(dir))
 		if err != nil || rep.OK() || !strings.HasPrefix(rep.Problems[0], "ledger: ") {

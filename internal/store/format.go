@@ -18,7 +18,9 @@ import (
 //   - 2: store_blobs counts references to blob files (large message bodies);
 //     message metadata may be in mailstore's binary form, and every mailbox
 //     has the blob and env buckets (mailstore fills them at its Open).
-const FormatVersion uint64 = 2
+//   - 3: the ledger keeps its balances and its per-agent index in one bucket
+//     keyed by agent (billing registers the step that rewrites them).
+const FormatVersion uint64 = 3
 
 var (
 	bucketStoreMeta  = []byte("store_meta")
@@ -35,6 +37,23 @@ var ErrNewerFormat = errors.New("data format is newer than this agentmail unders
 var upgrades = map[uint64]func(*bolt.Tx) error{
 	0: upgradeFrom0,
 	1: upgradeFrom1,
+	2: upgradeFrom2,
+}
+
+// registered[v] are the steps that packages owning buckets on top of the
+// store (the ledger) add to the rewrite of version v; they run after the
+// store's own step, in the same transaction, in the order registered.
+var registered = map[uint64][]func(*bolt.Tx) error{}
+
+// RegisterUpgrade adds a package's step to the rewrite of a version-from
+// store. It must be called from an init function, before any Open; a
+// package's step must leave a store without its buckets alone.
+func RegisterUpgrade(from uint64, step func(*bolt.Tx) error) {
+	if from >= FormatVersion {
+		panic(fmt.Sprintf("store: upgrade registered from format %d, current is %d",
+			from, FormatVersion))
+	}
+	registered[from] = append(registered[from], step)
 }
 
 // upgradeFrom0 has nothing to rewrite: format 1 only adds store_meta, which
@@ -48,6 +67,10 @@ func upgradeFrom1(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists(bucketBlobs)
 	return err
 }
+
+// upgradeFrom2 has nothing of the store's own to rewrite: format 3 changes
+// only the ledger's buckets, which billing's registered step converts.
+func upgradeFrom2(*bolt.Tx) error { return nil }
 
 // ReadFormatVersion returns the format version recorded in tx. A store
 // without store_meta is version 0 when it holds any bucket; an empty file
@@ -105,8 +128,10 @@ func migrate(b *bolt.DB) (from uint64, err error) {
 			if !ok {
 				return fmt.Errorf("no upgrade registered from data format %d", v)
 			}
-			if err := step(tx); err != nil {
-				return fmt.Errorf("upgrade data format %d to %d: %w", v, v+1, err)
+			for _, step := range append([]func(*bolt.Tx) error{step}, registered[v]...) {
+				if err := step(tx); err != nil {
+					return fmt.Errorf("upgrade data format %d to %d: %w", v, v+1, err)
+				}
 			}
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketBlobs); err != nil {
