@@ -92,3 +92,23 @@ func TestUpgradeFromFormat2(t *testing.T) {
 	wantBalance(t, l, "seller@localhost", "1.45", "0")
 	wantVerified(t, l)
 }
+
+// check and restore verify a backup before any upgrade: the format-2 ledger
+// must verify clean as it is.
+func TestVerifyFormat2AsItIs(t *testing.T) {
+	b, err := bolt.Open("testdata/format2.db", 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.View(func(tx *bolt.Tx) error {
+		breaches, err := billing.VerifyTx(tx)
+		if len(breaches) > 0 {
+			t.Errorf("breaches in the format-2 fixture: %v", breaches)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

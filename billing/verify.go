@@ -59,10 +59,14 @@ func (l *Ledger) Verify() ([]Breach, error) {
 //   - open holds sum to each agent's reserved balance;
 //   - every resolved hold has charged + released = amount.
 func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
-	for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketHolds} {
+	for _, name := range [][]byte{bucketJournal, bucketHolds} {
 		if tx.Bucket(name) == nil {
 			return nil, fmt.Errorf("no ledger here: bucket %s is missing", name)
 		}
+	}
+	cached, err := cachedBalancesTx(tx)
+	if err != nil {
+		return nil, err
 	}
 	var out []Breach
 	add := func(entries []uint64, inv, format string, args ...any) {
@@ -71,7 +75,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 
 	folded := map[string]int64{} // foldKey(account, currency) → balance
 	byAccount, byHold := entryTrail{}, entryTrail{}
-	err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
+	err = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		var e Entry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return fmt.Errorf("journal entry %x: %w", k, err)
@@ -96,13 +100,6 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		return nil, err
 	}
 
-	cached := map[string]int64{}
-	_ = tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-		if account, currency, ok := parseBalanceKey(k); ok && len(v) == 8 {
-			cached[foldKey(account, currency)] = balanceValue(v)
-		}
-		return nil
-	})
 	perCurrency := map[string]int64{}
 	for _, k := range sortedKeys(folded, cached) {
 		account, currency, _ := strings.Cut(k, "\x00")
@@ -162,6 +159,31 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 		}
 	}
 	return out, nil
+}
+
+// cachedBalancesTx reads the balance cache into Verify's map. A backup of
+// store format 2, which check reads before any upgrade, has it in
+// ledger_balances keyed account 0 currency.
+func cachedBalancesTx(tx *bolt.Tx) (map[string]int64, error) {
+	cached := map[string]int64{}
+	if b := tx.Bucket(bucketAccounts); b != nil {
+		return cached, b.ForEach(func(k, v []byte) error {
+			if account, currency, ok := parseBalanceKey(k); ok && len(v) == 8 {
+				cached[foldKey(account, currency)] = balanceValue(v)
+			}
+			return nil
+		})
+	}
+	b := tx.Bucket(bucketBalancesV2)
+	if b == nil {
+		return nil, fmt.Errorf("no ledger here: bucket %s is missing", bucketAccounts)
+	}
+	return cached, b.ForEach(func(k, v []byte) error {
+		if len(v) == 8 {
+			cached[string(k)] = balanceValue(v)
+		}
+		return nil
+	})
 }
 
 // foldKey names an account's balance in one currency in Verify's maps:
