@@ -41,6 +41,11 @@ type Hold struct {
 	Fee      Amount     `json:"fee,omitempty"` // of Charged, to the platform
 	Resolved time.Time  `json:"resolved,omitzero"`
 	Note     string     `json:"note,omitempty"`
+	// Memo is the caller's own record of what the hold is for, as JSON,
+	// kept in the hold's value so that a caller whose records share the
+	// hold's key writes one record, not two (the marketplace keeps its
+	// request here). The ledger stores it and never reads it.
+	Memo json.RawMessage `json:"memo,omitempty"`
 }
 
 // HoldSpec asks for a new hold.
@@ -123,6 +128,35 @@ func putHold(tx *bolt.Tx, h Hold) error {
 		return err
 	}
 	return tx.Bucket(bucketHolds).Put([]byte(h.ID), data)
+}
+
+// SetMemoTx replaces the memo of an existing hold, open or resolved.
+func SetMemoTx(tx *bolt.Tx, id string, memo json.RawMessage) error {
+	h, ok, err := GetHoldTx(tx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("memo for hold %s: %w", id, ErrNoHold)
+	}
+	h.Memo = memo
+	return putHold(tx, h)
+}
+
+// EachHoldTx calls fn for every hold in id order until fn returns false or
+// an error.
+func EachHoldTx(tx *bolt.Tx, fn func(Hold) (bool, error)) error {
+	c := tx.Bucket(bucketHolds).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var h Hold
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("hold %s: %w", k, err)
+		}
+		if more, err := fn(h); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // openHoldTx reads a hold that must still be open.

@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	bucketRequests = []byte("mp_requests") // buyer / request id → Request
+	bucketRequests = []byte("mp_requests") // buyer / request id → free Request
 	bucketByAgent  = []byte("mp_by_agent") // agent SP created ns SP request key → role
 	bucketQuota    = []byte("mp_quota")    // buyer SP seller SP YYYY-MM → count
 )
@@ -63,18 +63,29 @@ func (r Request) statusAt(now time.Time) string {
 	return r.Status
 }
 
+// getRequestTx reads a request record: a paid request's is the memo of its
+// hold, which has the same key; a free request's is in bucketRequests.
 func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 	data := tx.Bucket(bucketRequests).Get(key)
 	if data == nil {
-		return r, false, nil
+		h, held, err := billing.GetHoldTx(tx, string(key))
+		if err != nil || !held || len(h.Memo) == 0 {
+			return r, false, err
+		}
+		data = h.Memo
 	}
 	return r, true, json.Unmarshal(data, &r)
 }
 
+// putRequestTx writes a request record where getRequestTx reads it. Keeping
+// a paid request in its hold saves the commit a leaf page per request.
 func putRequestTx(tx *bolt.Tx, r Request) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
+	}
+	if r.HoldID != "" {
+		return billing.SetMemoTx(tx, r.HoldID, data)
 	}
 	return tx.Bucket(bucketRequests).Put(requestKey(r.Buyer, r.ID), data)
 }

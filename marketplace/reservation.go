@@ -1,12 +1,15 @@
 package marketplace
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"agentmail/billing"
 	"agentmail/internal/store"
 )
 
@@ -29,29 +32,49 @@ type ReservationFilter struct {
 // reservationsMax bounds one listing.
 const reservationsMax = 10000
 
-// Reservations lists request records, oldest first, at most reservationsMax.
+// Reservations lists request records in reservation id order, at most
+// reservationsMax: free requests from bucketRequests, paid ones from the
+// memos of their holds.
 func (m *Market) Reservations(f ReservationFilter) ([]Request, error) {
 	now := m.ledger.Now()
-	var out []Request
+	var free, paid []Request
+	keep := func(list *[]Request, r Request) bool {
+		r.Status = r.statusAt(now)
+		if (f.Agent == "" || r.Buyer == f.Agent || r.Seller == f.Agent) &&
+			(!f.OpenOnly || r.Status == StatusOpen) {
+			*list = append(*list, r)
+		}
+		return len(*list) < reservationsMax
+	}
 	err := m.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRequests).Cursor()
-		for k, _ := c.First(); k != nil && len(out) < reservationsMax; k, _ = c.Next() {
-			r, _, err := getRequestTx(tx, k)
-			if err != nil {
-				return err
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var r Request
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("request %s: %w", k, err)
 			}
-			if f.Agent != "" && r.Buyer != f.Agent && r.Seller != f.Agent {
-				continue
+			if !keep(&free, r) {
+				break
 			}
-			r.Status = r.statusAt(now)
-			if f.OpenOnly && r.Status != StatusOpen {
-				continue
-			}
-			out = append(out, r)
 		}
-		return nil
+		return billing.EachHoldTx(tx, func(h billing.Hold) (bool, error) {
+			var r Request
+			if len(h.Memo) == 0 {
+				return true, nil
+			}
+			if err := json.Unmarshal(h.Memo, &r); err != nil {
+				return false, fmt.Errorf("request %s: %w", h.ID, err)
+			}
+			return keep(&paid, r), nil
+		})
 	})
-	return out, err
+	// Both lists are in key order; the first reservationsMax of their union
+	// are among the first reservationsMax of each.
+	out := append(free, paid...)
+	slices.SortFunc(out, func(a, b Request) int {
+		return strings.Compare(a.ReservationID(), b.ReservationID())
+	})
+	return out[:min(len(out), reservationsMax)], err
 }
 
 // Void returns all the money of an open reservation to its buyer and marks
