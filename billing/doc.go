@@ -7,7 +7,8 @@
 // same transaction. Holds (reservations) move money from an agent's
 // available balance to its reserved balance; a hold is resolved exactly once,
 // by settlement (part to a payee, the rest back), void or expiry by the
-// ledger's own clock.
+// ledger's own clock. A hold may carry its caller's memo, which the ledger
+// stores with it and never reads.
 //
 // The ledger knows no protocol and not why money moves: the marketplace
 // decides, the ledger keeps the books and refuses anything that would break

@@ -5,5 +5,7 @@
 //
 // It is the only way the protocol edges reach the ledger. It owns the
 // sellers' pricing, the record of each request and the monthly free quota
-// counts; the money itself lives in billing, the mail in mailstore.
+// counts; the money itself lives in billing, the mail in mailstore. A paid
+// request's record is kept as the memo of its hold, which billing stores and
+// never reads, so that a reservation writes one record and not two.
 package marketplace
