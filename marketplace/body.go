@@ -21,8 +21,10 @@ const partsMax = 100
 
 // bodyFields are the marketplace fields a JSON body may carry.
 type bodyFields struct {
-	RequestID *string         `json:"marketplace_request_id"`
-	Usage     json.RawMessage `json:"usage"`
+	RequestID *string
+	Usage     json.RawMessage
+	// Bad names a marketplace field present with the wrong JSON type.
+	Bad string
 }
 
 // readBodyFields finds the first text/plain or application/json part and, if
@@ -59,10 +61,21 @@ func readBodyFields(msg io.Reader) bodyFields {
 	if len(data) == 0 || data[0] != '{' {
 		return bodyFields{}
 	}
-	var f bodyFields
-	if json.Unmarshal(data, &f) != nil {
+	// Field names match exactly: encoding/json would also take
+	// "MARKETPLACE_REQUEST_ID" for the field, which no agent meant.
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
 		return bodyFields{}
 	}
+	var f bodyFields
+	if raw, ok := obj["marketplace_request_id"]; ok {
+		var id string
+		if json.Unmarshal(raw, &id) != nil {
+			return bodyFields{Bad: "marketplace_request_id"}
+		}
+		f.RequestID = &id
+	}
+	f.Usage = obj["usage"]
 	return f
 }
 

@@ -40,6 +40,9 @@ func readMarketplaceData(msg io.Reader, fields []rawmsg.Field) (marketplaceData,
 	if len(ids) == 1 {
 		in.requestID = ids[0]
 	}
+	if body.Bad != "" {
+		return in, refuseData("the JSON body's %s must be a string", body.Bad)
+	}
 	if body.RequestID != nil {
 		if in.requestID != "" && in.requestID != *body.RequestID {
 			return in, refuseData("request id in %s (%q) and body (%q) disagree",

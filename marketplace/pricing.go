@@ -68,6 +68,11 @@ func (p Pricing) Floor() billing.Amount { return max(p.BasePrice, p.MinimumCharg
 // and inexact amounts are errors, never ignored.
 func ParsePricing(data []byte) (Pricing, error) {
 	var p Pricing
+	if n := countKeys(data); n < 0 {
+		return p, errors.New("pricing must be one JSON object")
+	} else if n != len(topLevelKeys(data)) {
+		return p, &FieldError{Problems: []string{"pricing names a field twice"}}
+	}
 	if err := decodeObject(data, &p, true); err != nil {
 		if problems := fieldProblems(data); len(problems) > 0 {
 			return p, &FieldError{Problems: problems}
@@ -214,4 +219,11 @@ func (m *Market) DeletePricing(seller string) error {
 	return m.db.Update(func(tx *store.Tx) error {
 		return tx.Bucket(bucketPricing).Delete([]byte(seller))
 	})
+}
+
+// topLevelKeys returns the distinct top-level keys of a JSON object.
+func topLevelKeys(data []byte) map[string]json.RawMessage {
+	var obj map[string]json.RawMessage
+	_ = json.Unmarshal(data, &obj)
+	return obj
 }

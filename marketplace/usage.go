@@ -82,6 +82,9 @@ func (u *Usage) setField(name string, raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, &units); err != nil || units == nil {
 			return fmt.Errorf("usage custom_units must be an object of unit name to count")
 		}
+		if len(units) != countKeys(raw) {
+			return fmt.Errorf("usage custom_units names a unit twice")
+		}
 		u.CustomUnits = make(map[string]int64, len(units))
 		for unit, v := range units {
 			n, err := parseCount("custom_units."+unit, v)
