@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"agentmail/billing"
 	"agentmail/internal/admin"
 	"agentmail/internal/store"
+	"agentmail/internal/testutil"
 	"agentmail/internal/tlsconf"
 	"agentmail/mailstore"
 	"agentmail/marketplace"
@@ -42,26 +41,8 @@ type harness struct {
 	addr     string // plaintext listener, STARTTLS available
 	tlsAddr  string // implicit TLS
 	roots    *x509.CertPool
-	logs     *syncBuffer
+	logs     *testutil.Buffer
 	password string
-}
-
-// syncBuffer is a log sink safe for concurrent sessions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newHarness starts a server; adjust may change the configuration first.
@@ -98,7 +79,7 @@ func newHarness(t testing.TB, adjust func(*Config)) *harness {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pemBytes)
 
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	cfg := Config{
 		Domain:          testDomain,
 		MaxMessageBytes: 1 << 20,

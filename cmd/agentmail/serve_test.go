@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"agentmail/internal/admin"
+	"agentmail/internal/testutil"
 )
 
 // With the server running, the admin commands go through its socket (the
@@ -50,12 +51,12 @@ func TestAdminCommandsServerRunning(t *testing.T) {
 
 // startServe runs agentmail serve on free loopback ports over dir and waits
 // for its admin socket.
-func startServe(t *testing.T, dir string) (*exec.Cmd, *syncBuffer) {
+func startServe(t *testing.T, dir string) (*exec.Cmd, *testutil.Buffer) {
 	t.Helper()
 	srv := exec.Command(binary, "serve", "--data", dir, "--smtp", "127.0.0.1:0",
 		"--imap", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	srv.Env = cliEnv()
-	log := &syncBuffer{}
+	log := &testutil.Buffer{}
 	srv.Stdout, srv.Stderr = log, log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"agentmail/internal/testutil"
 	"agentmail/internal/tlsconf"
 )
 
@@ -30,7 +31,7 @@ func TestServeSIGHUPReloadsCertificate(t *testing.T) {
 		"--smtp", "127.0.0.1:0", "--smtp-tls", "127.0.0.1:0", "--imap", "127.0.0.1:0",
 		"--http", "127.0.0.1:0")
 	srv.Env = cliEnv()
-	log := &syncBuffer{}
+	log := &testutil.Buffer{}
 	srv.Stdout, srv.Stderr = log, log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func copyNewPair(t *testing.T, certFile, keyFile string) {
 }
 
 // waitFor returns the first submatch of re once the log shows it.
-func waitFor(t *testing.T, log *syncBuffer, re *regexp.Regexp) string {
+func waitFor(t *testing.T, log *testutil.Buffer, re *regexp.Regexp) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

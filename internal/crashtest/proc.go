@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"agentmail/internal/testutil"
 )
 
 // startTimeout bounds how long a server may take to start listening.
@@ -35,7 +36,7 @@ func BuildBinary(dir string, race bool) (string, error) {
 // loopback ports.
 type Server struct {
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *testutil.Buffer
 	done chan struct{}
 
 	SMTP, IMAP, HTTP string // listening addresses
@@ -61,7 +62,7 @@ func StartServer(bin, dataDir string) (*Server, error) {
 	cmd := exec.Command(bin, "serve", "--config", conf, "--data", dataDir,
 		"--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	s := &Server{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	s := &Server{cmd: cmd, log: &testutil.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -135,22 +136,4 @@ func Run(bin, stdin string, args ...string) (Result, error) {
 		return Result{}, err
 	}
 	return Result{out.String(), errOut.String(), cmd.ProcessState.ExitCode()}, nil
-}
-
-// syncBuffer is a buffer a process writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,33 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/crypto/bcrypt"
 
 	"agentmail/internal/config"
+	"agentmail/internal/testutil"
 	"agentmail/internal/tlsconf"
 )
-
-// lockedBuffer collects a server's log for inspection.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // tlsServer is a test server with both implicit-TLS listeners on, plaintext
 // AUTH refused even on loopback (so every client below must use TLS), and
@@ -46,7 +28,7 @@ type tlsServer struct {
 	smtpsA, imapsA string
 	caFile         string
 	roots          *x509.CertPool
-	log            *lockedBuffer
+	log            *testutil.Buffer
 }
 
 func startTLSServer(t *testing.T, adjust func(*config.Config)) *tlsServer {
@@ -58,7 +40,7 @@ func startTLSServer(t *testing.T, adjust func(*config.Config)) *tlsServer {
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	clk := newClock()
 	srv, err := Start(cfg, slog.New(slog.NewTextHandler(logs, nil)), Options{Now: clk.Now})
 	if err != nil {
