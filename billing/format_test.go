@@ -1,8 +1,6 @@
 package billing_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +8,7 @@ import (
 
 	"agentmail/billing"
 	"agentmail/internal/store"
+	"agentmail/internal/testutil"
 )
 
 // testdata/format2.db was written by the ledger of store format 2 (balances
@@ -18,19 +17,7 @@ import (
 // two open, and a transfer. Opening it must upgrade it to the current layout
 // with every balance, history entry and total unchanged.
 func TestUpgradeFromFormat2(t *testing.T) {
-	data, err := os.ReadFile("testdata/format2.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, store.FileName), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testutil.OpenFixture(t, "testdata/format2.db")
 	if db.UpgradedFrom() != 2 {
 		t.Fatalf("UpgradedFrom %d, want 2", db.UpgradedFrom())
 	}

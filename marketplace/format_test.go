@@ -1,15 +1,13 @@
 package marketplace_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"agentmail/billing"
-	"agentmail/internal/store"
+	"agentmail/internal/testutil"
 	"agentmail/mailstore"
 	"agentmail/marketplace"
 )
@@ -21,19 +19,7 @@ import (
 // the operator). The upgrade moves the paid records into their holds; every
 // request must read as before and the open one must still settle.
 func TestUpgradeFromFormat2(t *testing.T) {
-	data, err := os.ReadFile("testdata/format2.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, store.FileName), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testutil.OpenFixture(t, "testdata/format2.db")
 	if db.UpgradedFrom() != 2 {
 		t.Fatalf("UpgradedFrom %d, want 2", db.UpgradedFrom())
 	}
