@@ -93,9 +93,6 @@ var outcomeNames = []string{"ok", "insufficient funds", "hold exists", "no hold"
 
 func (o outcome) String() string { return outcomeNames[o] }
 
-var sentinels = []error{billing.ErrInsufficientFunds, billing.ErrHoldExists,
-	billing.ErrNoHold, billing.ErrHoldResolved, billing.ErrRefConflict, billing.ErrOverflow}
-
 // wantOutcome fails unless err is the refusal the model predicts.
 func wantOutcome(t *rapid.T, op string, err error, want outcome) {
 	t.Helper()

@@ -302,14 +302,6 @@ func storableFlags(flags []imap.Flag) []string {
 	return out
 }
 
-func flagStrings(flags []imap.Flag) []string {
-	out := make([]string, len(flags))
-	for i, f := range flags {
-		out[i] = string(f)
-	}
-	return out
-}
-
 // Copy implements imapserver.Session, answering with COPYUID (RFC 4315
 // section 3).
 func (sess *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {

@@ -10,22 +10,6 @@ import (
 	"agentmail/mailstore"
 )
 
-// checkLineEndings refuses a bare CR or LF anywhere in the data: only CRLF
-// ends a line (RFC 5321 section 2.3.8). Accepting them is what made SMTP
-// smuggling possible, where servers disagreed on where a message ends.
-//
-// TODO: go-smtp v0.26's DATA reader drops "." and CR from CRLF "." CR when
-// no LF follows, so that one bare CR never gets here; the message still
-// ends only at CRLF.CRLF, but its bytes lose those two. BDAT is not
-// affected. Fixing it needs the library's reader to pass the bytes on.
-func checkLineEndings(raw []byte) error {
-	var l lineCheck
-	if err := l.feed(raw); err != nil {
-		return err
-	}
-	return l.finish()
-}
-
 func bareLineEnding(at int64) error {
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
 		Message: fmt.Sprintf("bare CR or LF at byte %d: lines must end with CRLF", at)}
