@@ -58,6 +58,7 @@ func exerciseAdmin(t *testing.T, dir string) {
 
 	checkWallet(t, am)
 	checkLedgerCommands(t, dir, am)
+	checkFailedBackup(t, dir)
 	checkPricing(t, dir, am)
 
 	am("", "agent", "remove", "seller")
@@ -227,5 +228,17 @@ func checkLedgerCommands(t *testing.T, dir string, am func(string, ...string) st
 	if out := am("", "ledger", "verify"); !strings.Contains(out, "every invariant holds") ||
 		!strings.Contains(out, "-10.000000") {
 		t.Errorf("ledger verify:\n%s", out)
+	}
+}
+
+// A backup that cannot be written fails, even unchecked, whether the server
+// runs (the socket path) or not.
+func checkFailedBackup(t *testing.T, dir string) {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "missing", "dir", "backup.db")
+	r := agentmail(t, "", "--data", dir, "backup", target, "--skip-check")
+	if r.code != exitError || strings.Contains(r.stdout, "written") {
+		t.Errorf("backup to %s: exit %d, stdout %q, stderr %q; want a failure", target,
+			r.code, r.stdout, r.stderr)
 	}
 }

@@ -39,7 +39,9 @@ A progress bar is drawn on stderr when stderr is a terminal.`,
 			}
 			bar := newProgress(cmd.ErrOrStderr(), "backup")
 			from := "running server"
-			if client, err := admin.Dial(cfg.DataDir); err == nil {
+			// The backup's error is the outer err: an if-scoped one would be
+			// lost, and a failed backup reported as written.
+			if client, dialErr := admin.Dial(cfg.DataDir); dialErr == nil {
 				err = ops.WriteBackup(a[0], func(w io.Writer, blobDir string) error {
 					_, err := client.BackupBlobs(bar.wrap(w), bar.setTotal, blobDir)
 					return err
