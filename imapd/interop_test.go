@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"agentmail/internal/testutil"
 	"agentmail/mailstore"
 )
 
@@ -24,7 +25,7 @@ func lookPath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed", name)
+		testutil.SkipOrFail(t, "%s not installed (.ci/run installs it)", name)
 	}
 	return p
 }

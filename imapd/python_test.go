@@ -4,6 +4,8 @@ import (
 	"net"
 	"os/exec"
 	"testing"
+
+	"agentmail/internal/testutil"
 )
 
 // TestPythonImaplib runs a client the project did not write against the
@@ -11,7 +13,7 @@ import (
 func TestPythonImaplib(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed")
+		testutil.SkipOrFail(t, "python3 not installed")
 	}
 	e := newEnv(t, t.TempDir(), "seller")
 	host, port, _ := net.SplitHostPort(e.addr)

@@ -10,6 +10,7 @@ import (
 
 	"agentmail/internal/ops"
 	"agentmail/internal/store"
+	"agentmail/internal/testutil"
 )
 
 // smallFS mounts a tmpfs of the given size under a temporary directory for
@@ -23,7 +24,7 @@ func smallFS(t *testing.T, size string) string {
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
-			t.Skipf("mount tmpfs size=%s not permitted here: %v; run as root to test a "+
+			testutil.SkipOrFail(t, "mount tmpfs size=%s not permitted here: %v; run as root to test a "+
 				"full disk", size, err)
 		}
 		t.Fatal(err)
