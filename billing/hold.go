@@ -56,6 +56,13 @@ type HoldSpec struct {
 	Currency string
 	Amount   Amount
 	TTL      time.Duration
+	// At is when the hold is made; zero means the ledger clock's now. A
+	// caller that stamps its own record with the hold's times passes the
+	// time it read, so that the two agree.
+	At time.Time
+	// Memo is stored as the new hold's memo (see Hold.Memo), in the same
+	// write as the hold.
+	Memo json.RawMessage
 }
 
 func expiryKey(expires time.Time, id string) []byte {
@@ -82,10 +89,14 @@ func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
 		return Hold{}, &FundsError{Need: spec.Amount, Available: avail, Currency: spec.Currency}
 	}
 
-	now := l.Now()
+	now := spec.At
+	if now.IsZero() {
+		now = l.Now()
+	}
 	h := Hold{
 		ID: spec.ID, Payer: spec.Payer, Payee: spec.Payee, Currency: spec.Currency,
 		Amount: spec.Amount, Status: HoldOpen, Created: now, Expires: now.Add(spec.TTL),
+		Memo: spec.Memo,
 	}
 	_, err := l.post(tx, Entry{
 		Kind:     KindReserve,
@@ -116,18 +127,14 @@ func GetHoldTx(tx *bolt.Tx, id string) (h Hold, ok bool, err error) {
 	if data == nil {
 		return Hold{}, false, nil
 	}
-	if err := json.Unmarshal(data, &h); err != nil {
+	if err := unmarshalHold(data, &h); err != nil {
 		return Hold{}, false, fmt.Errorf("hold %s: %w", id, err)
 	}
 	return h, true, nil
 }
 
 func putHold(tx *bolt.Tx, h Hold) error {
-	data, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucketHolds).Put([]byte(h.ID), data)
+	return tx.Bucket(bucketHolds).Put([]byte(h.ID), marshalHold(h))
 }
 
 // SetMemoTx replaces the memo of an existing hold, open or resolved.
@@ -149,7 +156,7 @@ func EachHoldTx(tx *bolt.Tx, fn func(Hold) (bool, error)) error {
 	c := tx.Bucket(bucketHolds).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var h Hold
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := unmarshalHold(v, &h); err != nil {
 			return fmt.Errorf("hold %s: %w", k, err)
 		}
 		if more, err := fn(h); err != nil || !more {

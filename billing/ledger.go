@@ -2,9 +2,9 @@ package billing
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -141,30 +141,40 @@ func balanceTx(tx *bolt.Tx, account, currency string) int64 {
 // of a currency and keeps every sum of balances inside int64.
 func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	var sum int64
-	next := make(map[string]int64, len(e.Postings))
+	// The new balance of each account the entry touches, in the order of
+	// first mention; an entry has a handful of postings, so a slice beats a
+	// map here.
+	type balance struct {
+		account string
+		v       int64
+	}
+	var nextBuf [4]balance
+	next := nextBuf[:0]
 	for _, p := range e.Postings {
 		if p.Amount < -int64(AmountMax) || p.Amount > int64(AmountMax) {
 			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, p.Account, ErrOverflow)
 		}
 		sum += p.Amount
-		if _, ok := next[p.Account]; !ok {
-			next[p.Account] = balanceTx(tx.Tx, p.Account, e.Currency)
+		i := slices.IndexFunc(next, func(b balance) bool { return b.account == p.Account })
+		if i < 0 {
+			next = append(next, balance{p.Account, balanceTx(tx.Tx, p.Account, e.Currency)})
+			i = len(next) - 1
 		}
-		next[p.Account] += p.Amount
+		next[i].v += p.Amount
 	}
 	if sum != 0 {
 		return Entry{}, fmt.Errorf("%s: postings net to %d, not zero", e.Kind, sum)
 	}
-	for account, v := range next {
+	for _, b := range next {
 		low, high := int64(0), int64(AmountMax)
-		if account == World {
+		if b.account == World {
 			low, high = -int64(AmountMax), 0
 		}
-		if v < low && account != World {
-			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, account)
+		if b.v < low && b.account != World {
+			return Entry{}, fmt.Errorf("%s: %s would go below zero", e.Kind, b.account)
 		}
-		if v < low || v > high { // the world below -AmountMax is too much money
-			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, account, ErrOverflow)
+		if b.v < low || b.v > high { // the world below -AmountMax is too much money
+			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, b.account, ErrOverflow)
 		}
 	}
 
@@ -176,18 +186,15 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	}
 	e.Seq = seq
 	e.Time = l.Now()
-	data, err := json.Marshal(e)
-	if err != nil {
-		return Entry{}, err
-	}
+	data := marshalEntry(e)
 	seqKey := binary.BigEndian.AppendUint64(nil, seq)
 	if err := journal.Put(seqKey, data); err != nil {
 		return Entry{}, err
 	}
 	accounts := tx.Bucket(bucketAccounts)
-	for account, v := range next {
-		b := binary.BigEndian.AppendUint64(nil, uint64(v))
-		if err := accounts.Put(balanceKey(account, e.Currency), b); err != nil {
+	for _, b := range next {
+		v := binary.BigEndian.AppendUint64(nil, uint64(b.v))
+		if err := accounts.Put(balanceKey(b.account, e.Currency), v); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -211,5 +218,5 @@ func entryTx(tx *bolt.Tx, seqKey []byte) (Entry, error) {
 	if data == nil {
 		return e, fmt.Errorf("journal entry %d missing", binary.BigEndian.Uint64(seqKey))
 	}
-	return e, json.Unmarshal(data, &e)
+	return e, unmarshalEntry(data, &e)
 }

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,7 +76,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	byAccount, byHold := entryTrail{}, entryTrail{}
 	err = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
 		var e Entry
-		if err := json.Unmarshal(v, &e); err != nil {
+		if err := unmarshalEntry(v, &e); err != nil {
 			return fmt.Errorf("journal entry %x: %w", k, err)
 		}
 		var sum int64
@@ -122,7 +121,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	held := map[string]int64{}
 	err = tx.Bucket(bucketHolds).ForEach(func(k, v []byte) error {
 		var h Hold
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := unmarshalHold(v, &h); err != nil {
 			return fmt.Errorf("hold %s: %w", k, err)
 		}
 		trail := byHold[h.ID]

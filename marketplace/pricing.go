@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -149,12 +151,65 @@ func validModel(m string) bool {
 
 // PricingTx reads a seller's pricing.
 func PricingTx(tx *bolt.Tx, seller string) (Pricing, error) {
-	var p Pricing
 	data := tx.Bucket(bucketPricing).Get([]byte(seller))
 	if data == nil {
-		return p, fmt.Errorf("%s: %w", seller, ErrNoPricing)
+		return Pricing{}, fmt.Errorf("%s: %w", seller, ErrNoPricing)
 	}
-	return p, json.Unmarshal(data, &p)
+	return decodedPricing.get(seller, data)
+}
+
+// decodedPricing keeps each seller's pricing decoded beside the stored bytes
+// it was decoded from, so that a paid request decodes the JSON only when the
+// seller has changed it. A hit needs the stored bytes to be equal, so the
+// cache can never answer with a stale pricing, whatever database it serves.
+var decodedPricing = pricingCache{m: map[string]cachedPricing{}}
+
+// pricingCacheMax bounds the cache; past it, it starts over.
+const pricingCacheMax = 4096
+
+type cachedPricing struct {
+	data string
+	p    Pricing
+}
+
+type pricingCache struct {
+	mu sync.Mutex
+	m  map[string]cachedPricing
+}
+
+func (c *pricingCache) get(seller string, data []byte) (Pricing, error) {
+	c.mu.Lock()
+	hit, ok := c.m[seller]
+	c.mu.Unlock()
+	if ok && hit.data == string(data) {
+		return hit.p.clone(), nil
+	}
+	var p Pricing
+	if err := json.Unmarshal(data, &p); err != nil {
+		return Pricing{}, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= pricingCacheMax {
+		clear(c.m)
+	}
+	c.m[seller] = cachedPricing{data: string(data), p: p.clone()}
+	c.mu.Unlock()
+	return p, nil
+}
+
+// clone copies what a Pricing shares by reference, so that a caller may
+// change its copy.
+func (p Pricing) clone() Pricing {
+	if p.Enabled != nil {
+		v := *p.Enabled
+		p.Enabled = &v
+	}
+	if p.MaxCharge != nil {
+		v := *p.MaxCharge
+		p.MaxCharge = &v
+	}
+	p.CustomUnitPrices = maps.Clone(p.CustomUnitPrices)
+	return p
 }
 
 // Pricing reads a seller's pricing.

@@ -148,12 +148,20 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 		Reserved: amount, Free: free, Status: StatusOpen, Created: now,
 		Expires: now.Add(m.cfg.ReservationTTL), Pricing: p}
 	if amount > 0 {
-		h, err := m.ledger.HoldTx(tx, billing.HoldSpec{ID: string(key), Payer: buyer,
-			Payee: seller, Currency: p.Currency, Amount: amount, TTL: m.cfg.ReservationTTL})
+		// The record goes in as the hold's memo, written with the hold.
+		r.HoldID = string(key)
+		memo, err := json.Marshal(r)
 		if err != nil {
 			return nil, err
 		}
-		r.HoldID, r.Expires = h.ID, h.Expires
+		_, err = m.ledger.HoldTx(tx, billing.HoldSpec{ID: r.HoldID, Payer: buyer,
+			Payee: seller, Currency: p.Currency, Amount: amount, TTL: m.cfg.ReservationTTL,
+			At: now, Memo: memo})
+		if err != nil {
+			return nil, err
+		}
+	} else if err := putRequestTx(tx.Tx, r); err != nil {
+		return nil, err
 	}
 	if free {
 		if err := tx.Bucket(bucketQuota).Put(quotaKey, writeCount(used+1)); err != nil {
@@ -161,9 +169,6 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 		}
 	}
 	if err := m.indexRequestTx(tx.Tx, r); err != nil {
-		return nil, err
-	}
-	if err := putRequestTx(tx.Tx, r); err != nil {
 		return nil, err
 	}
 	stamp := stampValue("amount", amount.String(), "currency", r.Currency,

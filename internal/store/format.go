@@ -20,7 +20,10 @@ import (
 //     has the blob and env buckets (mailstore fills them at its Open).
 //   - 3: the ledger keeps its balances and its per-agent index in one bucket
 //     keyed by agent (billing registers the step that rewrites them).
-const FormatVersion uint64 = 3
+//   - 4: the ledger writes journal entries and holds in a binary form; it
+//     still reads the JSON values of earlier versions, so nothing is
+//     rewritten, but a build of version 3 could not read the new values.
+const FormatVersion uint64 = 4
 
 var (
 	bucketStoreMeta  = []byte("store_meta")
@@ -38,6 +41,7 @@ var upgrades = map[uint64]func(*bolt.Tx) error{
 	0: upgradeFrom0,
 	1: upgradeFrom1,
 	2: upgradeFrom2,
+	3: upgradeFrom3,
 }
 
 // registered[v] are the steps that packages owning buckets on top of the
@@ -71,6 +75,10 @@ func upgradeFrom1(tx *bolt.Tx) error {
 // upgradeFrom2 has nothing of the store's own to rewrite: format 3 changes
 // only the ledger's buckets, which billing's registered step converts.
 func upgradeFrom2(*bolt.Tx) error { return nil }
+
+// upgradeFrom3 has nothing to rewrite: the ledger reads the JSON values of
+// version 3 beside the binary ones version 4 writes.
+func upgradeFrom3(*bolt.Tx) error { return nil }
 
 // ReadFormatVersion returns the format version recorded in tx. A store
 // without store_meta is version 0 when it holds any bucket; an empty file
