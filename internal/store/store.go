@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,8 +172,24 @@ func (db *DB) Close() error {
 func (db *DB) writer() {
 	defer close(db.done)
 	batch := make([]*op, 0, batchOpsMax)
+	last := 0
 	for first := range db.queue {
 		batch = append(batch[:0], first)
+		// Under concurrency, the callers answered by the last commit are
+		// runnable but have not queued their next operation yet. Yielding
+		// until the queue stops growing lets them join this commit instead
+		// of the next, so commits carry more operations each; a lone caller
+		// (last == 1) is never delayed.
+		if last > 1 {
+			for n := len(db.queue); ; {
+				runtime.Gosched()
+				m := len(db.queue)
+				if m == n {
+					break
+				}
+				n = m
+			}
+		}
 	drain:
 		for len(batch) < batchOpsMax {
 			select {
@@ -186,6 +203,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commit(batch)
+		last = len(batch)
 	}
 }
 
