@@ -151,11 +151,19 @@ func validModel(m string) bool {
 
 // PricingTx reads a seller's pricing.
 func PricingTx(tx *bolt.Tx, seller string) (Pricing, error) {
+	p, _, err := pricingTx(tx, seller)
+	return p, err
+}
+
+// pricingTx reads a seller's pricing and its stored JSON, which is valid
+// only during tx.
+func pricingTx(tx *bolt.Tx, seller string) (Pricing, json.RawMessage, error) {
 	data := tx.Bucket(bucketPricing).Get([]byte(seller))
 	if data == nil {
-		return Pricing{}, fmt.Errorf("%s: %w", seller, ErrNoPricing)
+		return Pricing{}, nil, fmt.Errorf("%s: %w", seller, ErrNoPricing)
 	}
-	return decodedPricing.get(seller, data)
+	p, err := decodedPricing.get(seller, data, true)
+	return p, data, err
 }
 
 // decodedPricing keeps each seller's pricing decoded beside the stored bytes
@@ -177,7 +185,10 @@ type pricingCache struct {
 	m  map[string]cachedPricing
 }
 
-func (c *pricingCache) get(seller string, data []byte) (Pricing, error) {
+// get decodes data, a pricing of seller's as stored, or returns it from the
+// cache; keep says to cache it, as for the seller's current pricing, and not
+// for the snapshot a request recorded.
+func (c *pricingCache) get(seller string, data []byte, keep bool) (Pricing, error) {
 	c.mu.Lock()
 	hit, ok := c.m[seller]
 	c.mu.Unlock()
@@ -185,8 +196,8 @@ func (c *pricingCache) get(seller string, data []byte) (Pricing, error) {
 		return hit.p.clone(), nil
 	}
 	var p Pricing
-	if err := json.Unmarshal(data, &p); err != nil {
-		return Pricing{}, err
+	if err := json.Unmarshal(data, &p); err != nil || !keep {
+		return p, err
 	}
 	c.mu.Lock()
 	if len(c.m) >= pricingCacheMax {

@@ -48,6 +48,67 @@ type Request struct {
 	Expires  time.Time      `json:"expires"`
 	Resolved time.Time      `json:"resolved,omitzero"`
 	Pricing  Pricing        `json:"pricing"`
+
+	// pricingJSON is Pricing as stored, when it was read from storage, so
+	// that writing the record back need not encode it again.
+	pricingJSON json.RawMessage
+}
+
+// requestMemo is a paid request's record as its hold's memo keeps it: only
+// what the hold does not already say. The hold gives the buyer (its payer),
+// the seller (its payee), the currency, the amount reserved and the times
+// the reservation was made and expires. Memos written before store format 4
+// hold the whole Request; both read the same way.
+type requestMemo struct {
+	ID       string          `json:"marketplace_request_id"`
+	Status   string          `json:"status"`
+	Usage    *Usage          `json:"usage,omitempty"`
+	Charged  billing.Amount  `json:"charged,omitzero"`
+	Fee      billing.Amount  `json:"fee,omitzero"`
+	Released billing.Amount  `json:"released,omitzero"`
+	Capped   bool            `json:"capped,omitempty"`
+	Note     string          `json:"note,omitempty"`
+	Resolved time.Time       `json:"resolved,omitzero"`
+	Pricing  json.RawMessage `json:"pricing"`
+}
+
+func (r Request) memo() (json.RawMessage, error) {
+	pricing := r.pricingJSON
+	if pricing == nil {
+		var err error
+		if pricing, err = json.Marshal(r.Pricing); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(requestMemo{ID: r.ID, Status: r.Status, Usage: r.Usage,
+		Charged: r.Charged, Fee: r.Fee, Released: r.Released, Capped: r.Capped,
+		Note: r.Note, Resolved: r.Resolved, Pricing: pricing})
+}
+
+// requestFromHold reads the request a hold's memo records; ok is false for
+// a hold without one.
+func requestFromHold(h billing.Hold) (r Request, ok bool, err error) {
+	if len(h.Memo) == 0 {
+		return r, false, nil
+	}
+	var rec struct {
+		Request
+		PricingJSON json.RawMessage `json:"pricing"` // shadows Request.Pricing
+	}
+	if err := json.Unmarshal(h.Memo, &rec); err != nil {
+		return r, false, fmt.Errorf("request %s: %w", h.ID, err)
+	}
+	r = rec.Request
+	r.Buyer, r.Seller, r.Currency, r.Reserved, r.HoldID = h.Payer, h.Payee, h.Currency,
+		h.Amount, h.ID
+	if r.Created.IsZero() { // a whole record, from before format 4, keeps its own
+		r.Created, r.Expires = h.Created, h.Expires
+	}
+	if r.Pricing, err = decodedPricing.get(r.Seller, rec.PricingJSON, false); err != nil {
+		return r, false, fmt.Errorf("request %s: pricing: %w", h.ID, err)
+	}
+	r.pricingJSON = rec.PricingJSON
+	return r, true, nil
 }
 
 // requestKey is a request's key and, as text, its reservation id:
@@ -69,10 +130,10 @@ func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 	data := tx.Bucket(bucketRequests).Get(key)
 	if data == nil {
 		h, held, err := billing.GetHoldTx(tx, string(key))
-		if err != nil || !held || len(h.Memo) == 0 {
+		if err != nil || !held {
 			return r, false, err
 		}
-		data = h.Memo
+		return requestFromHold(h)
 	}
 	return r, true, json.Unmarshal(data, &r)
 }
@@ -80,12 +141,16 @@ func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 // putRequestTx writes a request record where getRequestTx reads it. Keeping
 // a paid request in its hold saves the commit a leaf page per request.
 func putRequestTx(tx *bolt.Tx, r Request) error {
+	if r.HoldID != "" {
+		memo, err := r.memo()
+		if err != nil {
+			return err
+		}
+		return billing.SetMemoTx(tx, r.HoldID, memo)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
-	}
-	if r.HoldID != "" {
-		return billing.SetMemoTx(tx, r.HoldID, data)
 	}
 	return tx.Bucket(bucketRequests).Put(requestKey(r.Buyer, r.ID), data)
 }
@@ -110,7 +175,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 			prev.statusAt(now), prev.Seller), nil
 	}
 
-	p, err := PricingTx(tx.Tx, seller)
+	p, pricingJSON, err := pricingTx(tx.Tx, seller)
 	if errors.Is(err, ErrNoPricing) {
 		return refusePolicy("%s is not a seller: it has published no pricing", seller), nil
 	}
@@ -146,11 +211,11 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 	// Checks are done; from here on, everything is written.
 	r := Request{ID: in.requestID, Buyer: buyer, Seller: seller, Currency: p.Currency,
 		Reserved: amount, Free: free, Status: StatusOpen, Created: now,
-		Expires: now.Add(m.cfg.ReservationTTL), Pricing: p}
+		Expires: now.Add(m.cfg.ReservationTTL), Pricing: p, pricingJSON: pricingJSON}
 	if amount > 0 {
 		// The record goes in as the hold's memo, written with the hold.
 		r.HoldID = string(key)
-		memo, err := json.Marshal(r)
+		memo, err := r.memo()
 		if err != nil {
 			return nil, err
 		}

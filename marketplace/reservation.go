@@ -58,12 +58,9 @@ func (m *Market) Reservations(f ReservationFilter) ([]Request, error) {
 			}
 		}
 		return billing.EachHoldTx(tx, func(h billing.Hold) (bool, error) {
-			var r Request
-			if len(h.Memo) == 0 {
-				return true, nil
-			}
-			if err := json.Unmarshal(h.Memo, &r); err != nil {
-				return false, fmt.Errorf("request %s: %w", h.ID, err)
+			r, ok, err := requestFromHold(h)
+			if err != nil || !ok {
+				return err == nil, err
 			}
 			return keep(&paid, r), nil
 		})
