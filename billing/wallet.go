@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -172,36 +173,46 @@ func (f HistoryFilter) match(e Entry, agent string) bool {
 func (l *Ledger) History(agent string, f HistoryFilter, before uint64, limit int) (
 	out []Entry, next uint64, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
-		prefix := historyPrefix(agent)
-		c := tx.Bucket(bucketAccounts).Cursor()
-		var k []byte
-		if before == 0 {
-			k, _ = c.Seek(append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		} else {
-			k, _ = c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
-		}
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-			e, err := entryTx(tx, k[len(prefix):])
-			if err != nil {
-				return err
-			}
+		return EachHistoryTx(tx, agent, before, func(e Entry) (bool, error) {
 			if !f.match(e, agent) {
-				continue
+				return true, nil
 			}
 			if len(out) == limit {
 				next = out[len(out)-1].Seq
-				return nil
+				return false, nil
 			}
 			out = append(out, e)
-		}
-		return nil
+			return true, nil
+		})
 	})
 	return out, next, err
+}
+
+// EachHistoryTx calls fn for the journal entries that touch agent, newest
+// first, below the sequence number before (0 for the newest), until fn
+// returns false or an error.
+func EachHistoryTx(tx *bolt.Tx, agent string, before uint64, fn func(Entry) (bool, error)) error {
+	prefix := historyPrefix(agent)
+	if before == 0 {
+		before = math.MaxUint64 // above every sequence number in use
+	}
+	c := tx.Bucket(bucketAccounts).Cursor()
+	k, _ := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		e, err := entryTx(tx, k[len(prefix):])
+		if err != nil {
+			return err
+		}
+		if more, err := fn(e); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // TransferTx moves money from one agent's available balance to another's.

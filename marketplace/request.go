@@ -15,8 +15,11 @@ import (
 
 var (
 	bucketRequests = []byte("mp_requests") // buyer / request id → free Request
-	bucketByAgent  = []byte("mp_by_agent") // agent SP created ns SP request key → role
-	bucketQuota    = []byte("mp_quota")    // buyer SP seller SP YYYY-MM → count
+	// bucketByAgent indexes each agent's requests for its usage rows, except
+	// a buyer's paid ones: their reservation is already in the buyer's
+	// ledger history, which the rows are also read from (usagelist.go).
+	bucketByAgent = []byte("mp_by_agent") // agent SP created ns SP request key → nil
+	bucketQuota   = []byte("mp_quota")    // buyer SP seller SP YYYY-MM → count
 )
 
 // Request states. An open request whose expiry has passed reads as expired
@@ -319,7 +322,11 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 
 func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {
 	b := tx.Bucket(bucketByAgent)
-	for _, agent := range []string{r.Buyer, r.Seller} {
+	agents := []string{r.Buyer, r.Seller}
+	if r.HoldID != "" {
+		agents = agents[1:] // the buyer's history has the reservation
+	}
+	for _, agent := range agents {
 		k := binary.BigEndian.AppendUint64([]byte(agent+" "), uint64(r.Created.UnixNano()))
 		k = append(append(k, ' '), requestKey(r.Buyer, r.ID)...)
 		if err := b.Put(k, nil); err != nil {

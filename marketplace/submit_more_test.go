@@ -372,3 +372,84 @@ func TestSubmitConcurrentRequests(t *testing.T) {
 	e.wantInbox(seller, 10)
 	e.verify()
 }
+
+// An agent's usage rows come from two indexes: the requests it sold and the
+// free ones it bought, and the paid ones it bought, from its ledger history.
+// Paged two at a time they come out newest first, each once, with its role
+// and counterparty, credits and other ledger entries between them skipped;
+// a request made after the first page never shows on a later one.
+func TestUsageRowsMergePaging(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	e.setPricing(seller, perRequest)
+	e.setPricing(seller2, `{"base_price":0.25,"free_quota":1}`)
+	e.setPricing(buyer, perRequest)
+	e.credit(other, "5")
+	type step struct {
+		from, to, id string
+		role         string
+		free         bool
+	}
+	steps := []step{
+		{buyer, seller, "paid1", marketplace.RoleBuyer, false},
+		{buyer, seller2, "free1", marketplace.RoleBuyer, true},
+		{other, buyer, "sold1", marketplace.RoleSeller, false},
+		{buyer, seller2, "paid2", marketplace.RoleBuyer, false}, // quota used up
+		{buyer, seller, "paid3", marketplace.RoleBuyer, false},
+		{other, buyer, "sold2", marketplace.RoleSeller, false},
+		{buyer, seller, "paid4", marketplace.RoleBuyer, false},
+		{buyer, seller2, "paid5", marketplace.RoleBuyer, false},
+	}
+	for i, s := range steps {
+		e.mustSubmit(s.from, s.to, msg(s.from, s.to, "please", reqID(s.id)))
+		if i == 2 {
+			e.credit(buyer, "1") // a ledger entry of the buyer's that is no request
+		}
+		e.clk.Advance(time.Second)
+	}
+	page := func(cursor string) ([]marketplace.UsageRow, string) {
+		t.Helper()
+		rows, next, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, next
+	}
+	var got []marketplace.UsageRow
+	rows, next := page("")
+	got = append(got, rows...)
+	// Page 1 took two paid requests from the history; a sale made now goes
+	// in the other index, which page 1 has not read from yet.
+	e.mustSubmit(other, buyer, msg(other, buyer, "please", reqID("late")))
+	for pages := 1; next != "" && pages < 10; pages++ {
+		rows, next = page(next)
+		got = append(got, rows...)
+	}
+	if len(got) != len(steps) {
+		t.Fatalf("%d rows over the pages, want %d: %+v", len(got), len(steps), got)
+	}
+	for i, row := range got {
+		want := steps[len(steps)-1-i]
+		counterparty := want.to
+		if want.role == marketplace.RoleSeller {
+			counterparty = want.from
+		}
+		if row.RequestID != want.id || row.Role != want.role || row.Free != want.free ||
+			row.Counterparty != counterparty {
+			t.Errorf("row %d = %s as %s with %s (free %v), want %s as %s with %s (free %v)",
+				i, row.RequestID, row.Role, row.Counterparty, row.Free,
+				want.id, want.role, counterparty, want.free)
+		}
+	}
+	rows, _, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, "", 0)
+	if err != nil || len(rows) != len(steps)+1 || rows[0].RequestID != "late" {
+		t.Errorf("first page after the late request: %d rows (%v)", len(rows), err)
+	}
+	// Another agent's cursor is refused, not followed.
+	_, otherNext, err := e.m.UsageRows(other, marketplace.UsageFilter{}, "", 1)
+	if err != nil || otherNext == "" {
+		t.Fatalf("other's first page: next %q, %v", otherNext, err)
+	}
+	if _, _, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, otherNext, 2); err == nil {
+		t.Error("buyer's listing accepted other's cursor")
+	}
+}

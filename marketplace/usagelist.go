@@ -3,6 +3,7 @@ package marketplace
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -70,48 +71,187 @@ func (f UsageFilter) match(row UsageRow) bool {
 // UsageRows lists the requests agent took part in that match f, newest
 // first. cursor is empty for the first page or a previous page's next cursor;
 // next is empty on the last page.
+//
+// The rows come from two indexes read side by side: bucketByAgent, for
+// requests the agent sold and free ones it bought, and the agent's ledger
+// history, whose reservations are the paid requests it bought. Each is in
+// the order its requests were made; the merge takes the newer head first.
+// A cursor holds the position reached in each.
 func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int) (
 	rows []UsageRow, next string, err error) {
 	if limit <= 0 || limit > UsagePageMax {
 		limit = UsagePageMax
 	}
 	prefix := []byte(agent + " ")
-	start := append(bytes.Clone(prefix), 0xff)
+	pos := usageCursor{index: append(bytes.Clone(prefix), 0xff)}
 	if cursor != "" {
-		k, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || !bytes.HasPrefix(k, prefix) {
-			return nil, "", fmt.Errorf("%w %q", ErrBadCursor, cursor)
+		if pos, err = parseUsageCursor(cursor, prefix); err != nil {
+			return nil, "", err
 		}
-		start = k
 	}
 	now := m.ledger.Now()
 	err = m.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketByAgent).Cursor()
-		k, _ := c.Seek(start)
+		index := &indexStream{tx: tx, agent: agent, prefix: prefix, before: pos.index}
+		history := &historyStream{tx: tx, agent: agent, before: pos.history}
+		for {
+			a, err := index.head()
+			if err != nil {
+				return err
+			}
+			b, err := history.head()
+			if err != nil {
+				return err
+			}
+			var r *Request
+			switch {
+			case a == nil && b == nil:
+				return nil
+			case b == nil || (a != nil && a.Created.After(b.Created)):
+				r = a
+			default:
+				r = b
+			}
+			row := r.rowFor(agent, now)
+			if f.match(row) {
+				if len(rows) == limit {
+					next = usageCursor{index: index.position(), history: history.position()}.String()
+					return nil
+				}
+				rows = append(rows, row)
+			}
+			if r == a {
+				index.consume()
+			} else {
+				history.consume()
+			}
+		}
+	})
+	return rows, next, err
+}
+
+// usageCursor is where a page of usage rows ended in each index: the
+// bucketByAgent key and the history sequence number below which the next
+// page starts (0: the newest).
+type usageCursor struct {
+	index   []byte
+	history uint64
+}
+
+// usageCursorVersion starts every cursor; a cursor of the earlier form, a
+// bucketByAgent key, starts with the agent's address instead.
+const usageCursorVersion = 2
+
+func (c usageCursor) String() string {
+	b := binary.BigEndian.AppendUint64([]byte{usageCursorVersion}, c.history)
+	return base64.RawURLEncoding.EncodeToString(append(b, c.index...))
+}
+
+func parseUsageCursor(s string, prefix []byte) (usageCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 9 || b[0] != usageCursorVersion || !bytes.HasPrefix(b[9:], prefix) {
+		return usageCursor{}, fmt.Errorf("%w %q", ErrBadCursor, s)
+	}
+	return usageCursor{history: binary.BigEndian.Uint64(b[1:9]), index: b[9:]}, nil
+}
+
+// indexStream reads an agent's bucketByAgent keys, newest first, below
+// before, which consume moves past the head.
+type indexStream struct {
+	tx     *bolt.Tx
+	agent  string
+	prefix []byte
+	before []byte
+	cur    *Request
+	curKey []byte
+	done   bool
+}
+
+func (s *indexStream) head() (*Request, error) {
+	for s.cur == nil && !s.done {
+		c := s.tx.Bucket(bucketByAgent).Cursor()
+		k, _ := c.Seek(s.before)
 		if k == nil {
 			k, _ = c.Last()
 		} else {
 			k, _ = c.Prev()
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-			reqKey := k[len(prefix)+9:]
-			r, ok, err := getRequestTx(tx, reqKey)
-			if err != nil || !ok {
-				return fmt.Errorf("usage index %q: request record missing: %v", k, err)
-			}
-			row := r.rowFor(agent, now)
-			if !f.match(row) {
-				continue
-			}
-			if len(rows) == limit {
-				next = base64.RawURLEncoding.EncodeToString(append(bytes.Clone(k), 0))
-				return nil
-			}
-			rows = append(rows, row)
+		if k == nil || !bytes.HasPrefix(k, s.prefix) {
+			s.done = true
+			return nil, nil
 		}
-		return nil
+		r, ok, err := getRequestTx(s.tx, k[len(s.prefix)+9:])
+		if err != nil || !ok {
+			return nil, fmt.Errorf("usage index %q: request record missing: %v", k, err)
+		}
+		s.curKey = bytes.Clone(k)
+		if r.HoldID != "" && r.Buyer == s.agent {
+			// A paid request the agent bought comes from its history; an
+			// index written before that kept a key for it as well.
+			s.consume()
+			continue
+		}
+		s.cur = &r
+	}
+	return s.cur, nil
+}
+
+func (s *indexStream) consume() { s.before, s.cur = s.curKey, nil }
+
+// position is where the next page starts, once head has been read: at the
+// head, so that a request made after the first page never appears in a
+// later one.
+func (s *indexStream) position() []byte {
+	if s.cur != nil {
+		return append(bytes.Clone(s.curKey), 0)
+	}
+	return s.prefix // exhausted: nothing sorts below it
+}
+
+// historyStream reads the paid requests an agent bought from the
+// reservations in its ledger history, newest first, below the sequence
+// number before, which consume moves past the head.
+type historyStream struct {
+	tx     *bolt.Tx
+	agent  string
+	before uint64 // 0: from the newest
+	cur    *Request
+	curSeq uint64
+	done   bool
+}
+
+func (s *historyStream) head() (*Request, error) {
+	if s.cur != nil || s.done {
+		return s.cur, nil
+	}
+	s.done = true
+	err := billing.EachHistoryTx(s.tx, s.agent, s.before, func(e billing.Entry) (bool, error) {
+		if e.Kind != billing.KindReserve || e.HoldID == "" {
+			s.before = e.Seq // passed over for good
+			return true, nil
+		}
+		h, ok, err := billing.GetHoldTx(s.tx, e.HoldID)
+		if err != nil || !ok {
+			return false, fmt.Errorf("reservation %d: hold %s missing: %v", e.Seq, e.HoldID, err)
+		}
+		r, ok, err := requestFromHold(h)
+		if err != nil || !ok || r.Buyer != s.agent {
+			s.before = e.Seq // a hold of the ledger's own, not a request
+			return err == nil, err
+		}
+		s.cur, s.curSeq, s.done = &r, e.Seq, false
+		return false, nil
 	})
-	return rows, next, err
+	return s.cur, err
+}
+
+func (s *historyStream) consume() { s.before, s.cur = s.curSeq, nil }
+
+// position is as indexStream.position for the history.
+func (s *historyStream) position() uint64 {
+	if s.cur != nil {
+		return s.curSeq + 1
+	}
+	return 1 // exhausted: sequence numbers start at 1
 }
 
 func (r Request) rowFor(agent string, now time.Time) UsageRow {
