@@ -321,7 +321,6 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 }
 
 func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {
-	b := tx.Bucket(bucketByAgent)
 	agents := []string{r.Buyer, r.Seller}
 	if r.HoldID != "" {
 		agents = agents[1:] // the buyer's history has the reservation
@@ -329,7 +328,7 @@ func (m *Market) indexRequestTx(tx *bolt.Tx, r Request) error {
 	for _, agent := range agents {
 		k := binary.BigEndian.AppendUint64([]byte(agent+" "), uint64(r.Created.UnixNano()))
 		k = append(append(k, ' '), requestKey(r.Buyer, r.ID)...)
-		if err := b.Put(k, nil); err != nil {
+		if err := putIndexKeyTx(tx, k); err != nil {
 			return err
 		}
 	}
@@ -376,7 +375,9 @@ func (m *Market) ExpireDue() (int, error) {
 // expireBatchMax bounds how many reservations one commit expires.
 const expireBatchMax = 1000
 
-// RunExpiry expires due reservations every interval until stop is closed.
+// RunExpiry expires due reservations, and moves the request index keys
+// that wait in bucketIndexPending to their place, every interval until stop
+// is closed.
 func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -385,15 +386,22 @@ func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr f
 		case <-stop:
 			return
 		case <-t.C:
-			for {
-				n, err := m.ExpireDue()
-				if err != nil {
-					onErr(err)
-				}
-				if err != nil || n < expireBatchMax {
-					break
-				}
-			}
+			drain(m.FlushIndex, indexFlushMax, onErr)
+			drain(m.ExpireDue, expireBatchMax, onErr)
+		}
+	}
+}
+
+// drain calls step, which does at most max things a commit, until it does
+// fewer or fails.
+func drain(step func() (int, error), max int, onErr func(error)) {
+	for {
+		n, err := step()
+		if err != nil {
+			onErr(err)
+		}
+		if err != nil || n < max {
+			return
 		}
 	}
 }

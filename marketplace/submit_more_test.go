@@ -374,12 +374,26 @@ func TestSubmitConcurrentRequests(t *testing.T) {
 }
 
 // An agent's usage rows come from two indexes: the requests it sold and the
-// free ones it bought, and the paid ones it bought, from its ledger history.
-// Paged two at a time they come out newest first, each once, with its role
-// and counterparty, credits and other ledger entries between them skipped;
-// a request made after the first page never shows on a later one.
+// free ones it bought (whose keys wait in a pending list until flushed to
+// their place), and the paid ones it bought, from its ledger history. Paged
+// two at a time they come out newest first, each once, with its role and
+// counterparty, credits and other ledger entries between them skipped; a
+// request made after the first page never shows on a later one. It holds
+// with the keys pending, flushed, and flushed between pages.
 func TestUsageRowsMergePaging(t *testing.T) {
+	for _, flush := range []string{"never", "before", "between pages"} {
+		t.Run("flush "+flush, func(t *testing.T) { testUsageRowsMergePaging(t, flush) })
+	}
+}
+
+func testUsageRowsMergePaging(t *testing.T, flush string) {
 	e := newEnv(t, time.Hour)
+	flushIndex := func() {
+		t.Helper()
+		if n, err := e.m.FlushIndex(); err != nil || n == 0 {
+			t.Fatalf("FlushIndex moved %d keys, %v", n, err)
+		}
+	}
 	e.setPricing(seller, perRequest)
 	e.setPricing(seller2, `{"base_price":0.25,"free_quota":1}`)
 	e.setPricing(buyer, perRequest)
@@ -406,6 +420,9 @@ func TestUsageRowsMergePaging(t *testing.T) {
 		}
 		e.clk.Advance(time.Second)
 	}
+	if flush == "before" {
+		flushIndex()
+	}
 	page := func(cursor string) ([]marketplace.UsageRow, string) {
 		t.Helper()
 		rows, next, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, cursor, 2)
@@ -420,6 +437,9 @@ func TestUsageRowsMergePaging(t *testing.T) {
 	// Page 1 took two paid requests from the history; a sale made now goes
 	// in the other index, which page 1 has not read from yet.
 	e.mustSubmit(other, buyer, msg(other, buyer, "please", reqID("late")))
+	if flush == "between pages" {
+		flushIndex()
+	}
 	for pages := 1; next != "" && pages < 10; pages++ {
 		rows, next = page(next)
 		got = append(got, rows...)

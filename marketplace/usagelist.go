@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,7 +92,8 @@ func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int
 	}
 	now := m.ledger.Now()
 	err = m.db.View(func(tx *bolt.Tx) error {
-		index := &indexStream{tx: tx, agent: agent, prefix: prefix, before: pos.index}
+		index := &indexStream{tx: tx, agent: agent, prefix: prefix, before: pos.index,
+			pending: pendingIndexKeysTx(tx, prefix)}
 		history := &historyStream{tx: tx, agent: agent, before: pos.history}
 		for {
 			a, err := index.head()
@@ -154,28 +156,42 @@ func parseUsageCursor(s string, prefix []byte) (usageCursor, error) {
 	return usageCursor{history: binary.BigEndian.Uint64(b[1:9]), index: b[9:]}, nil
 }
 
-// indexStream reads an agent's bucketByAgent keys, newest first, below
-// before, which consume moves past the head.
+// indexStream reads an agent's index keys, in bucketByAgent and still
+// pending, newest first, below before, which consume moves past the head.
 type indexStream struct {
-	tx     *bolt.Tx
-	agent  string
-	prefix []byte
-	before []byte
-	cur    *Request
-	curKey []byte
-	done   bool
+	tx      *bolt.Tx
+	agent   string
+	prefix  []byte
+	before  []byte
+	pending [][]byte // the agent's pending keys, sorted
+	cur     *Request
+	curKey  []byte
+	done    bool
+}
+
+// below returns the agent's greatest index key below s.before, or nil.
+func (s *indexStream) below() []byte {
+	c := s.tx.Bucket(bucketByAgent).Cursor()
+	k, _ := c.Seek(s.before)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k != nil && !bytes.HasPrefix(k, s.prefix) {
+		k = nil
+	}
+	i, _ := slices.BinarySearchFunc(s.pending, s.before, bytes.Compare)
+	if i > 0 && bytes.Compare(s.pending[i-1], k) > 0 {
+		k = s.pending[i-1]
+	}
+	return k
 }
 
 func (s *indexStream) head() (*Request, error) {
 	for s.cur == nil && !s.done {
-		c := s.tx.Bucket(bucketByAgent).Cursor()
-		k, _ := c.Seek(s.before)
+		k := s.below()
 		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		if k == nil || !bytes.HasPrefix(k, s.prefix) {
 			s.done = true
 			return nil, nil
 		}
