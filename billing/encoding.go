@@ -129,6 +129,10 @@ func marshalEntry(e Entry) []byte {
 	b.string(e.HoldID)
 	b.string(e.Ref)
 	b.string(e.Note)
+	b.uint(uint64(len(e.Parties)))
+	for _, p := range e.Parties {
+		b.string(p)
+	}
 	return b
 }
 
@@ -153,6 +157,16 @@ func unmarshalEntry(data []byte, e *Entry) error {
 		}
 	}
 	e.HoldID, e.Ref, e.Note = d.string(), d.string(), d.string()
+	n = d.uint()
+	if n > postingsMax {
+		return fmt.Errorf("entry claims %d parties", n)
+	}
+	for range n {
+		if d.err != nil {
+			break
+		}
+		e.Parties = append(e.Parties, d.string())
+	}
 	return d.finish()
 }
 

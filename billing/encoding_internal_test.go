@@ -28,6 +28,9 @@ func genEntry(t *rapid.T) Entry {
 		Ref:      rapid.String().Draw(t, "ref"),
 		Note:     rapid.String().Draw(t, "note"),
 	}
+	for range rapid.IntRange(0, 2).Draw(t, "parties") {
+		e.Parties = append(e.Parties, rapid.String().Draw(t, "party"))
+	}
 	for range rapid.IntRange(0, 5).Draw(t, "postings") {
 		e.Postings = append(e.Postings, Posting{Account: rapid.String().Draw(t, "account"),
 			Amount: rapid.Int64().Draw(t, "amount")})

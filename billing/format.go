@@ -2,6 +2,7 @@ package billing
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,7 +16,10 @@ var (
 	bucketByAgentV2  = []byte("ledger_by_agent") // agent 0 seq → nil
 )
 
-func init() { store.RegisterUpgrade(2, upgradeAccountsFrom2) }
+func init() {
+	store.RegisterUpgrade(2, upgradeAccountsFrom2)
+	store.RegisterUpgrade(3, upgradeAccountsFrom3)
+}
 
 // upgradeAccountsFrom2 moves the balance cache and the per-agent index of a
 // format-2 ledger into bucketAccounts and drops their old buckets. It runs
@@ -36,7 +40,7 @@ func upgradeAccountsFrom2(tx *bolt.Tx) error {
 			if !ok || len(v) != 8 {
 				return fmt.Errorf("%s: malformed balance %x", bucketBalancesV2, k)
 			}
-			return accounts.Put(balanceKey(string(account), string(currency)), bytes.Clone(v))
+			return accounts.Put(balanceKeyV3(string(account), string(currency)), bytes.Clone(v))
 		})
 		if err != nil {
 			return err
@@ -61,4 +65,57 @@ func upgradeAccountsFrom2(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// upgradeAccountsFrom3 moves every balance from the balance keys of store
+// format 3 in bucketAccounts to bucketBalances (format 4), and records that
+// the whole journal is in the history index, as format 3 wrote it with each
+// entry.
+func upgradeAccountsFrom3(tx *bolt.Tx) error {
+	accounts := tx.Bucket(bucketAccounts)
+	if accounts == nil {
+		return nil
+	}
+	balances, err := tx.CreateBucketIfNotExists(bucketBalances)
+	if err != nil {
+		return err
+	}
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	var moved [][]byte
+	err = eachBalanceTxV3(accounts, func(k []byte, account, currency string, v []byte) error {
+		moved = append(moved, bytes.Clone(k))
+		return balances.Put(balanceKey(account, currency), bytes.Clone(v))
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range moved {
+		if err := accounts.Delete(k); err != nil {
+			return err
+		}
+	}
+	var last uint64
+	if j := tx.Bucket(bucketJournal); j != nil {
+		if k, _ := j.Cursor().Last(); len(k) == 8 {
+			last = binary.BigEndian.Uint64(k)
+		}
+	}
+	return meta.Put(historyIndexedKey, binary.BigEndian.AppendUint64(nil, last))
+}
+
+// eachBalanceTxV3 calls fn for every balance key of a format-3 bucketAccounts.
+func eachBalanceTxV3(accounts *bolt.Bucket, fn func(k []byte, account, currency string, v []byte) error) error {
+	return accounts.ForEach(func(k, v []byte) error {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k) < i+3 || k[i+1] != tagBalanceV3 {
+			return nil // a history key
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("%s: malformed balance %x", bucketAccounts, k)
+		}
+		return fn(k, accountName(string(k[:i]), k[i+2]), string(k[i+3:]), v)
+	})
 }

@@ -99,3 +99,92 @@ func TestVerifyFormat2AsItIs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// testdata/format3.db was written by store format 3, which kept balances in
+// keys of their own beside each owner's history, through the marketplace:
+// credits in USD and EUR, a transfer, paid requests settled with a 10%
+// platform fee, voided and left open, and a free one. Opening it must move
+// every balance into its owner's newest history key with nothing else
+// changed, and the ledger must keep working.
+func TestUpgradeFromFormat3(t *testing.T) {
+	db := testutil.OpenFixture(t, "testdata/format3.db")
+	if db.UpgradedFrom() != 3 {
+		t.Fatalf("UpgradedFrom %d, want 3", db.UpgradedFrom())
+	}
+	l, err := billing.Open(db, newTestClock().Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVerified(t, l)
+	for _, c := range []struct {
+		agent, avail, reserved string
+		entries                int
+	}{
+		{"buyer@localhost", "9.5", "0.75", 9},
+		{"other@localhost", "2.25", "0", 4},
+		{"seller@localhost", "0.45", "0", 2},
+		{"seller2@localhost", "0", "0", 0},
+	} {
+		wantBalance(t, l, c.agent, c.avail, c.reserved)
+		h, _, err := l.History(c.agent, billing.HistoryFilter{}, 0, 100)
+		if err != nil || len(h) != c.entries {
+			t.Errorf("%s: %d history entries (%v), want %d", c.agent, len(h), err, c.entries)
+		}
+	}
+	bs, _ := l.Balances("buyer@localhost")
+	if len(bs) != 2 || bs[0].Currency != "EUR" || bs[0].Available != usd(t, "2") {
+		t.Errorf("buyer balances %+v, want EUR 2 first", bs)
+	}
+	totals, err := l.Totals()
+	if err != nil || len(totals) != 2 {
+		t.Fatalf("Totals %+v, %v", totals, err)
+	}
+	if got := totals[1]; got.Available != usd(t, "12.2") || got.Reserved != usd(t, "0.75") ||
+		got.Platform != usd(t, "0.05") || got.World != -billing.Delta(usd(t, "13")) {
+		t.Errorf("USD totals %+v", got)
+	}
+	if got := totals[0]; got.Available != usd(t, "2") || got.World != -billing.Delta(usd(t, "2")) {
+		t.Errorf("EUR totals %+v", got)
+	}
+
+	// The upgraded ledger keeps working: an open hold settles with a fee,
+	// a new one is reserved, and the books still balance.
+	if err := db.Update(func(tx *store.Tx) error {
+		_, err := l.SettleTx(tx, "buyer@localhost/open1", usd(t, "0.25"), usd(t, "0.025"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold(l, billing.HoldSpec{ID: "buyer@localhost/new", Payer: "buyer@localhost",
+		Payee: "seller@localhost", Currency: "USD", Amount: usd(t, "1"), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, "buyer@localhost", "8.5", "1.5")
+	wantBalance(t, l, "seller@localhost", "0.675", "0")
+	totals, _ = l.Totals()
+	if got := totals[1]; got.Platform != usd(t, "0.075") || got.Available+got.Reserved+
+		got.Platform != usd(t, "13") {
+		t.Errorf("USD totals after settling %+v", got)
+	}
+	wantVerified(t, l)
+}
+
+// check and restore verify a backup before any upgrade: the format-3 ledger
+// must verify clean as it is.
+func TestVerifyFormat3AsItIs(t *testing.T) {
+	b, err := bolt.Open("testdata/format3.db", 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.View(func(tx *bolt.Tx) error {
+		breaches, err := billing.VerifyTx(tx)
+		if len(breaches) > 0 {
+			t.Errorf("breaches in the format-3 fixture: %v", breaches)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -78,6 +79,9 @@ type Entry struct {
 	HoldID   string    `json:"hold_id,omitempty"`
 	Ref      string    `json:"ref,omitempty"`
 	Note     string    `json:"note,omitempty"`
+	// Parties are agents shown the entry in their history besides the
+	// owners of its postings (a seller whose whole charge went in fees).
+	Parties []string `json:"parties,omitempty"`
 }
 
 // WalletAccount is the account of an agent's available money.
@@ -105,8 +109,8 @@ func Open(db *store.DB, now func() time.Time) (*Ledger, error) {
 		now = time.Now
 	}
 	err := db.Update(func(tx *store.Tx) error {
-		for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketHolds,
-			bucketExpiry, bucketRefs} {
+		for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketBalances,
+			bucketMeta, bucketHolds, bucketExpiry, bucketRefs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -127,7 +131,7 @@ func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecon
 func (l *Ledger) DB() *store.DB { return l.db }
 
 func balanceTx(tx *bolt.Tx, account, currency string) int64 {
-	v := tx.Bucket(bucketAccounts).Get(balanceKey(account, currency))
+	v := tx.Bucket(bucketBalances).Get(balanceKey(account, currency))
 	if v == nil {
 		return 0
 	}
@@ -138,7 +142,9 @@ func balanceTx(tx *bolt.Tx, account, currency string) int64 {
 // checks every invariant before writing, so a refusal leaves tx unchanged:
 // postings net to zero, no wallet or hold account leaves [0, AmountMax], and
 // the world account stays within [-AmountMax, 0], which bounds all the money
-// of a currency and keeps every sum of balances inside int64.
+// of a currency and keeps every sum of balances inside int64. agents are
+// shown the entry in their history even without a posting of their own.
+// The entry reaches the history index in IndexHistory's next batch.
 func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	var sum int64
 	// The new balance of each account the entry touches, in the order of
@@ -177,6 +183,11 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 			return Entry{}, fmt.Errorf("%s %s: %w", e.Kind, b.account, ErrOverflow)
 		}
 	}
+	for _, a := range agents {
+		if !e.concerns(a) {
+			e.Parties = append(e.Parties, a)
+		}
+	}
 
 	journal := tx.Bucket(bucketJournal)
 	journal.FillPercent = appendFillPercent
@@ -191,15 +202,10 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 	if err := journal.Put(seqKey, data); err != nil {
 		return Entry{}, err
 	}
-	accounts := tx.Bucket(bucketAccounts)
+	balances := tx.Bucket(bucketBalances)
 	for _, b := range next {
 		v := binary.BigEndian.AppendUint64(nil, uint64(b.v))
-		if err := accounts.Put(balanceKey(b.account, e.Currency), v); err != nil {
-			return Entry{}, err
-		}
-	}
-	for _, a := range agents {
-		if err := accounts.Put(historyKey(a, seqKey), nil); err != nil {
+		if err := balances.Put(balanceKey(b.account, e.Currency), v); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -209,6 +215,63 @@ func (l *Ledger) post(tx *store.Tx, e Entry, agents ...string) (Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// historyBatchMax bounds how many journal entries one commit indexes.
+const historyBatchMax = 5000
+
+// IndexHistory adds the journal entries above the watermark to the history
+// index, oldest first, historyBatchMax to a commit, and returns how many it
+// indexed. Until it runs, history readers find those entries in the
+// journal; the server runs it every expiry interval.
+func (l *Ledger) IndexHistory() (int, error) {
+	total := 0
+	for {
+		var pending bool
+		_ = l.db.View(func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketJournal).Cursor().Last()
+			pending = len(k) == 8 && binary.BigEndian.Uint64(k) > historyIndexedTx(tx)
+			return nil
+		})
+		if !pending {
+			return total, nil
+		}
+		n, err := l.indexHistoryBatch()
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+func (l *Ledger) indexHistoryBatch() (int, error) {
+	var n int
+	err := l.db.Update(func(tx *store.Tx) error {
+		n = 0
+		from := historyIndexedTx(tx.Tx)
+		accounts := tx.Bucket(bucketAccounts)
+		c := tx.Bucket(bucketJournal).Cursor()
+		last := from
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from+1)); k != nil &&
+			n < historyBatchMax; k, v = c.Next() {
+			var e Entry
+			if err := unmarshalEntry(v, &e); err != nil {
+				return fmt.Errorf("journal entry %x: %w", k, err)
+			}
+			for _, owner := range e.parties() {
+				if err := accounts.Put(historyKey(owner, bytes.Clone(k)), nil); err != nil {
+					return err
+				}
+			}
+			last = e.Seq
+			n++
+		}
+		if n == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(historyIndexedKey, binary.BigEndian.AppendUint64(nil, last))
+	})
+	return n, err
 }
 
 // entryTx reads one journal entry.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -445,6 +446,44 @@ func (s *ledgerMachine) Expire(t *rapid.T) {
 
 // Check compares every balance, every hold and the totals with the model and
 // runs Verify.
+// IndexHistory moves the journal's newest entries into the history index:
+// every agent's history, read page by page, must be the same before and
+// after, newest first without repeats.
+func (s *ledgerMachine) IndexHistory(t *rapid.T) {
+	pageLen := rapid.IntRange(1, 4).Draw(t, "page length")
+	histories := func() map[string][]uint64 {
+		out := map[string][]uint64{}
+		for _, a := range modelAgents {
+			var seqs []uint64
+			for before := uint64(0); ; {
+				es, next, err := s.l.History(a, billing.HistoryFilter{}, before, pageLen)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range es {
+					if len(seqs) > 0 && e.Seq >= seqs[len(seqs)-1] {
+						t.Fatalf("%s history: entry %d after %d", a, e.Seq, seqs[len(seqs)-1])
+					}
+					seqs = append(seqs, e.Seq)
+				}
+				if next == 0 {
+					break
+				}
+				before = next
+			}
+			out[a] = seqs
+		}
+		return out
+	}
+	before := histories()
+	if _, err := s.l.IndexHistory(); err != nil {
+		t.Fatal(err)
+	}
+	if after := histories(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("histories changed by indexing:\n before %v\n after  %v", before, after)
+	}
+}
+
 func (s *ledgerMachine) Check(t *rapid.T) {
 	for _, a := range modelAgents {
 		bs, err := s.l.Balances(a)

@@ -165,12 +165,9 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 // ledger_balances keyed account 0 currency.
 func cachedBalancesTx(tx *bolt.Tx) (map[string]int64, error) {
 	cached := map[string]int64{}
-	if b := tx.Bucket(bucketAccounts); b != nil {
-		return cached, b.ForEach(func(k, v []byte) error {
-			if account, currency, ok := parseBalanceKey(k); ok && len(v) == 8 {
-				cached[foldKey(account, currency)] = balanceValue(v)
-			}
-			return nil
+	if tx.Bucket(bucketAccounts) != nil {
+		return cached, eachBalanceTx(tx, func(account, currency string, amount int64) {
+			cached[foldKey(account, currency)] = amount
 		})
 	}
 	b := tx.Bucket(bucketBalancesV2)
@@ -179,7 +176,7 @@ func cachedBalancesTx(tx *bolt.Tx) (map[string]int64, error) {
 	}
 	return cached, b.ForEach(func(k, v []byte) error {
 		if len(v) == 8 {
-			cached[string(k)] = balanceValue(v)
+			cached[string(k)] = int64(binary.BigEndian.Uint64(v))
 		}
 		return nil
 	})
@@ -235,17 +232,12 @@ type Total struct {
 func (l *Ledger) Totals() ([]Total, error) {
 	byCurrency := map[string]*Total{}
 	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-			account, currency, ok := parseBalanceKey(k)
-			if !ok {
-				return nil
-			}
+		return eachBalanceTx(tx, func(account, currency string, n int64) {
 			t := byCurrency[currency]
 			if t == nil {
 				t = &Total{Currency: currency}
 				byCurrency[currency] = t
 			}
-			n := balanceValue(v)
 			switch {
 			case account == World:
 				t.World += Delta(n)
@@ -256,7 +248,6 @@ func (l *Ledger) Totals() ([]Total, error) {
 			case strings.HasPrefix(account, "hold:"):
 				t.Reserved += Amount(n)
 			}
-			return nil
 		})
 	})
 	out := make([]Total, 0, len(byCurrency))

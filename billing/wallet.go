@@ -100,41 +100,41 @@ func (l *Ledger) transferTx(tx *store.Tx, kind string, t Transfer, from, to stri
 func (l *Ledger) Balances(agent string) ([]Balance, error) {
 	var out []Balance
 	err := l.db.View(func(tx *bolt.Tx) error {
-		out = BalancesTx(tx, agent)
-		return nil
+		var err error
+		out, err = BalancesTx(tx, agent)
+		return err
 	})
 	return out, err
 }
 
 // BalancesTx reads an agent's balances inside a transaction.
-func BalancesTx(tx *bolt.Tx, agent string) []Balance {
-	byCurrency := map[string]*Balance{}
-	var order []string
-	prefix := balancePrefix(agent)
-	c := tx.Bucket(bucketAccounts).Cursor()
+func BalancesTx(tx *bolt.Tx, agent string) ([]Balance, error) {
+	prefix := append([]byte(agent), 0)
+	var out []Balance // keys sort by kind, then currency
+	index := map[string]int{}
+	c := tx.Bucket(bucketBalances).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) < len(prefix)+1 || len(v) != 8 {
+			return nil, fmt.Errorf("%s: malformed balance %x", bucketBalances, k)
+		}
 		kind, cur := k[len(prefix)], string(k[len(prefix)+1:])
 		if kind != kindWallet && kind != kindHold {
 			continue
 		}
-		b, ok := byCurrency[cur]
+		i, ok := index[cur]
 		if !ok {
-			b = &Balance{Currency: cur}
-			byCurrency[cur] = b
-			order = append(order, cur)
+			i = len(out)
+			index[cur] = i
+			out = append(out, Balance{Currency: cur})
 		}
 		if kind == kindWallet {
-			b.Available = Amount(balanceValue(v))
+			out[i].Available = Amount(balanceValue(v))
 		} else {
-			b.Reserved = Amount(balanceValue(v))
+			out[i].Reserved = Amount(balanceValue(v))
 		}
 	}
-	slices.Sort(order)
-	out := make([]Balance, 0, len(order))
-	for _, c := range order {
-		out = append(out, *byCurrency[c])
-	}
-	return out
+	slices.SortFunc(out, func(a, b Balance) int { return strings.Compare(a.Currency, b.Currency) })
+	return out, nil
 }
 
 // AvailableTx is an agent's available balance in one currency.
@@ -190,14 +190,37 @@ func (l *Ledger) History(agent string, f HistoryFilter, before uint64, limit int
 
 // EachHistoryTx calls fn for the journal entries that touch agent, newest
 // first, below the sequence number before (0 for the newest), until fn
-// returns false or an error.
+// returns false or an error: first those not yet in the history index,
+// from the journal, then those of the index, which are all older.
 func EachHistoryTx(tx *bolt.Tx, agent string, before uint64, fn func(Entry) (bool, error)) error {
-	prefix := historyPrefix(agent)
 	if before == 0 {
 		before = math.MaxUint64 // above every sequence number in use
 	}
+	indexed := historyIndexedTx(tx)
+	j := tx.Bucket(bucketJournal).Cursor()
+	k, v := j.Seek(binary.BigEndian.AppendUint64(nil, before))
+	if k == nil {
+		k, v = j.Last()
+	} else {
+		k, v = j.Prev()
+	}
+	for ; k != nil && binary.BigEndian.Uint64(k) > indexed; k, v = j.Prev() {
+		var e Entry
+		if err := unmarshalEntry(v, &e); err != nil {
+			return fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		if !e.concerns(agent) {
+			continue
+		}
+		if more, err := fn(e); err != nil || !more {
+			return err
+		}
+	}
+	before = min(before, indexed+1)
+
+	prefix := historyPrefix(agent)
 	c := tx.Bucket(bucketAccounts).Cursor()
-	k, _ := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
+	k, _ = c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
 	if k == nil {
 		k, _ = c.Last()
 	} else {

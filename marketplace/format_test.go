@@ -1,6 +1,7 @@
 package marketplace_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +83,73 @@ func TestUpgradeFromFormat2(t *testing.T) {
 	if open, _ := m.Reservations(marketplace.ReservationFilter{OpenOnly: true}); len(open) != 1 {
 		t.Errorf("open reservations after settling paid-open: %+v, want free1 only", open)
 	}
+}
+
+// testdata/format3.db was written by store format 3 (whole request records
+// as hold memos, a buyer's key in mp_by_agent for every request, balances in
+// keys of their own), with a 10% platform fee: the buyer sent paid requests
+// settled, voided, open1 (to seller) and open2 (to seller2), and a free one
+// to seller2; other bought other1 from seller, settled. After the upgrade
+// every request must list once for each of its parties, newest first, and
+// the open ones must still settle.
+func TestUpgradeFromFormat3(t *testing.T) {
+	db := testutil.OpenFixture(t, "testdata/format3.db")
+	if db.UpgradedFrom() != 3 {
+		t.Fatalf("UpgradedFrom %d, want 3", db.UpgradedFrom())
+	}
+	clk := &testClock{now: time.Date(2026, 11, 20, 9, 10, 0, 0, time.UTC)}
+	ledger, err := billing.Open(db, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := mailstore.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := marketplace.New(ledger, mail, marketplace.Config{ReservationTTL: time.Hour,
+		PlatformFeeMicroPercent: 10_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
+	e.verify()
+	e.wantBalance(buyer, "9.5", "0.75")
+	e.wantBalance(seller, "0.45", "0")
+
+	ids := func(agent string) string {
+		t.Helper()
+		var out []string
+		for cursor := ""; ; {
+			rows, next, err := m.UsageRows(agent, marketplace.UsageFilter{}, cursor, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				out = append(out, r.RequestID+":"+r.Status)
+			}
+			if next == "" {
+				return strings.Join(out, ",")
+			}
+			cursor = next
+		}
+	}
+	want := map[string]string{
+		buyer:   "open1:open,open2:open,free:open,voided:voided,settled:settled",
+		seller:  "other1:settled,open1:open,voided:voided,settled:settled",
+		seller2: "open2:open,free:open",
+		other:   "other1:settled",
+	}
+	for agent, w := range want {
+		if got := ids(agent); got != w {
+			t.Errorf("%s usage rows %s, want %s", agent, got, w)
+		}
+	}
+
+	e.respond(seller, "open1", `{}`)
+	e.wantBalance(buyer, "9.5", "0.5")
+	e.wantBalance(seller, "0.675", "0")
+	if got := ids(buyer); got != strings.Replace(want[buyer], "open1:open", "open1:settled", 1) {
+		t.Errorf("buyer usage rows after settling open1: %s", got)
+	}
+	e.verify()
 }

@@ -158,15 +158,21 @@ func TestSubmitConcurrentRequestsAndResponses(t *testing.T) {
 			}
 			// One read transaction, so the three balances are one instant.
 			var a, r, s billing.Amount
-			_ = e.ledger.DB().View(func(tx *bolt.Tx) error {
-				for _, b := range billing.BalancesTx(tx, buyer) {
+			err := e.ledger.DB().View(func(tx *bolt.Tx) error {
+				bs, err := billing.BalancesTx(tx, buyer)
+				for _, b := range bs {
 					a, r = b.Available, b.Reserved
 				}
-				for _, b := range billing.BalancesTx(tx, seller) {
+				ss, err2 := billing.BalancesTx(tx, seller)
+				for _, b := range ss {
 					s = b.Available
 				}
-				return nil
+				return errors.Join(err, err2)
 			})
+			if err != nil {
+				msg := err.Error()
+				bad.CompareAndSwap(nil, &msg)
+			}
 			if a < 0 || r < 0 || a+r+s != wallet {
 				msg := fmt.Sprintf("buyer %s + %s, seller %s", a, r, s)
 				bad.CompareAndSwap(nil, &msg)

@@ -376,8 +376,8 @@ func (m *Market) ExpireDue() (int, error) {
 const expireBatchMax = 1000
 
 // RunExpiry expires due reservations, and moves the request index keys
-// that wait in bucketIndexPending to their place, every interval until stop
-// is closed.
+// that wait in bucketIndexPending and the ledger's newest history to their
+// indexes, every interval until stop is closed.
 func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -386,6 +386,9 @@ func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr f
 		case <-stop:
 			return
 		case <-t.C:
+			if _, err := m.ledger.IndexHistory(); err != nil {
+				onErr(err)
+			}
 			drain(m.FlushIndex, indexFlushMax, onErr)
 			drain(m.ExpireDue, expireBatchMax, onErr)
 		}

@@ -54,6 +54,11 @@ func TestServeSIGHUPReloadsCertificate(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The server logs the load as it swaps the certificate in, and its
+	// output reaches log through a pipe: wait for the line too.
+	for strings.Count(log.String(), "tls certificate loaded") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := strings.Count(log.String(), "tls certificate loaded"); n != 2 {
 		t.Errorf("%d certificate loads logged, want 2\n%s", n, log)
 	}

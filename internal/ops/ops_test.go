@@ -60,8 +60,8 @@ func TestCheck(t *testing.T) {
 	t.Run("a ledger breach is a problem", func(t *testing.T) {
 		dir := newDataDir(t)
 		tamper(t, dir, func(tx *bolt.Tx) error {
-			// The first balance (an 8-byte value) in ledger_accounts.
-			b := tx.Bucket([]byte("ledger_accounts"))
+			// The first balance (an 8-byte value) in the balance cache.
+			b := tx.Bucket([]byte("ledger_balance_cache"))
 			c := b.Cursor()
 			k, v := c.First()
 			for ; k != nil && len(v) != 8; k, v = c.Next() {

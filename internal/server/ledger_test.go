@@ -234,8 +234,8 @@ func TestStartRefusesABrokenLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		// ledger_accounts: owner 0 0x02 'w' currency is a wallet balance.
-		return tx.Bucket([]byte("ledger_accounts")).Put([]byte("buyer@localhost\x00\x02wUSD"),
+		// ledger_balance_cache: owner 0 'w' currency is a wallet balance.
+		return tx.Bucket([]byte("ledger_balance_cache")).Put([]byte("buyer@localhost\x00wUSD"),
 			[]byte{0, 0, 0, 0, 0x3b, 0x9a, 0xca, 0x00}) // 1,000,000,000 micros
 	})
 	db.Close()

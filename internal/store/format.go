@@ -20,9 +20,10 @@ import (
 //     has the blob and env buckets (mailstore fills them at its Open).
 //   - 3: the ledger keeps its balances and its per-agent index in one bucket
 //     keyed by agent (billing registers the step that rewrites them).
-//   - 4: the ledger writes journal entries and holds in a binary form; it
-//     still reads the JSON values of earlier versions, so nothing is
-//     rewritten, but a build of version 3 could not read the new values.
+//   - 4: the ledger writes journal entries and holds in a binary form (and
+//     still reads the JSON of earlier versions), and keeps each owner's
+//     balances in the value of its newest history key (billing registers
+//     the step that moves them there).
 const FormatVersion uint64 = 4
 
 var (
@@ -76,8 +77,9 @@ func upgradeFrom1(tx *bolt.Tx) error {
 // only the ledger's buckets, which billing's registered step converts.
 func upgradeFrom2(*bolt.Tx) error { return nil }
 
-// upgradeFrom3 has nothing to rewrite: the ledger reads the JSON values of
-// version 3 beside the binary ones version 4 writes.
+// upgradeFrom3 has nothing of the store's own to rewrite: format 4 changes
+// only the ledger's values, which billing reads in both forms, and its
+// balances, which billing's registered step moves.
 func upgradeFrom3(*bolt.Tx) error { return nil }
 
 // ReadFormatVersion returns the format version recorded in tx. A store
