@@ -45,7 +45,7 @@ func New(ledger *billing.Ledger, mail *mailstore.Store, cfg Config) (*Market, er
 	db := ledger.DB()
 	err := db.Update(func(tx *store.Tx) error {
 		for _, name := range [][]byte{bucketPricing, bucketRequests, bucketByAgent, bucketQuota,
-			bucketIndexPending} {
+			bucketIndexPending, bucketPricingSnapshots} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

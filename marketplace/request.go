@@ -1,6 +1,8 @@
 package marketplace
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -53,15 +55,19 @@ type Request struct {
 	Pricing  Pricing        `json:"pricing"`
 
 	// pricingJSON is Pricing as stored, when it was read from storage, so
-	// that writing the record back need not encode it again.
+	// that writing the record back need not encode it again; pricingRef
+	// names its snapshot (see snapshotPricingTx), once there is one.
 	pricingJSON json.RawMessage
+	pricingRef  []byte
 }
 
 // requestMemo is a paid request's record as its hold's memo keeps it: only
 // what the hold does not already say. The hold gives the buyer (its payer),
 // the seller (its payee), the currency, the amount reserved and the times
-// the reservation was made and expires. Memos written before store format 4
-// hold the whole Request; both read the same way.
+// the reservation was made and expires. The pricing the request was
+// reserved under is named by its snapshot's reference. Memos written before
+// store format 4 hold the whole Request with its pricing; both read the same
+// way.
 type requestMemo struct {
 	ID       string          `json:"marketplace_request_id"`
 	Status   string          `json:"status"`
@@ -72,31 +78,63 @@ type requestMemo struct {
 	Capped   bool            `json:"capped,omitempty"`
 	Note     string          `json:"note,omitempty"`
 	Resolved time.Time       `json:"resolved,omitzero"`
-	Pricing  json.RawMessage `json:"pricing"`
+	Pricing  json.RawMessage `json:"pricing,omitempty"` // before format 4
+	// PricingRef names the pricing's snapshot in bucketPricingSnapshots.
+	PricingRef []byte `json:"pricing_ref,omitempty"`
 }
 
-func (r Request) memo() (json.RawMessage, error) {
-	pricing := r.pricingJSON
-	if pricing == nil {
+func (r Request) memo(tx *bolt.Tx) (json.RawMessage, error) {
+	ref := r.pricingRef
+	if ref == nil {
+		pricing := r.pricingJSON
+		if pricing == nil {
+			var err error
+			if pricing, err = json.Marshal(r.Pricing); err != nil {
+				return nil, err
+			}
+		}
 		var err error
-		if pricing, err = json.Marshal(r.Pricing); err != nil {
+		if ref, err = snapshotPricingTx(tx, pricing); err != nil {
 			return nil, err
 		}
 	}
 	return json.Marshal(requestMemo{ID: r.ID, Status: r.Status, Usage: r.Usage,
 		Charged: r.Charged, Fee: r.Fee, Released: r.Released, Capped: r.Capped,
-		Note: r.Note, Resolved: r.Resolved, Pricing: pricing})
+		Note: r.Note, Resolved: r.Resolved, PricingRef: ref})
+}
+
+// bucketPricingSnapshots keeps, once, every pricing a paid request was
+// reserved under, by reference: the first 16 bytes of the SHA-256 of its
+// JSON. Requests to a seller share the snapshot of its pricing, so their
+// records stay small: a hold with its memo takes a third of the page space
+// it took with the pricing inside.
+var bucketPricingSnapshots = []byte("mp_pricing_snapshots")
+
+// snapshotPricingTx stores a pricing's JSON unless it is stored already and
+// returns its reference.
+func snapshotPricingTx(tx *bolt.Tx, data []byte) ([]byte, error) {
+	sum := sha256.Sum256(data)
+	ref := sum[:16]
+	b := tx.Bucket(bucketPricingSnapshots)
+	switch v := b.Get(ref); {
+	case v == nil:
+		return ref, b.Put(ref, bytes.Clone(data))
+	case !bytes.Equal(v, data):
+		return nil, fmt.Errorf("pricing snapshot %x holds another pricing", ref)
+	}
+	return ref, nil
 }
 
 // requestFromHold reads the request a hold's memo records; ok is false for
 // a hold without one.
-func requestFromHold(h billing.Hold) (r Request, ok bool, err error) {
+func requestFromHold(tx *bolt.Tx, h billing.Hold) (r Request, ok bool, err error) {
 	if len(h.Memo) == 0 {
 		return r, false, nil
 	}
 	var rec struct {
 		Request
 		PricingJSON json.RawMessage `json:"pricing"` // shadows Request.Pricing
+		PricingRef  []byte          `json:"pricing_ref"`
 	}
 	if err := json.Unmarshal(h.Memo, &rec); err != nil {
 		return r, false, fmt.Errorf("request %s: %w", h.ID, err)
@@ -107,10 +145,17 @@ func requestFromHold(h billing.Hold) (r Request, ok bool, err error) {
 	if r.Created.IsZero() { // a whole record, from before format 4, keeps its own
 		r.Created, r.Expires = h.Created, h.Expires
 	}
+	if rec.PricingRef != nil {
+		rec.PricingJSON = bytes.Clone(tx.Bucket(bucketPricingSnapshots).Get(rec.PricingRef))
+		if rec.PricingJSON == nil {
+			return r, false, fmt.Errorf("request %s: pricing snapshot %x missing", h.ID,
+				rec.PricingRef)
+		}
+	}
 	if r.Pricing, err = decodedPricing.get(r.Seller, rec.PricingJSON, false); err != nil {
 		return r, false, fmt.Errorf("request %s: pricing: %w", h.ID, err)
 	}
-	r.pricingJSON = rec.PricingJSON
+	r.pricingJSON, r.pricingRef = rec.PricingJSON, rec.PricingRef
 	return r, true, nil
 }
 
@@ -136,7 +181,7 @@ func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 		if err != nil || !held {
 			return r, false, err
 		}
-		return requestFromHold(h)
+		return requestFromHold(tx, h)
 	}
 	return r, true, json.Unmarshal(data, &r)
 }
@@ -145,7 +190,7 @@ func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 // a paid request in its hold saves the commit a leaf page per request.
 func putRequestTx(tx *bolt.Tx, r Request) error {
 	if r.HoldID != "" {
-		memo, err := r.memo()
+		memo, err := r.memo(tx)
 		if err != nil {
 			return err
 		}
@@ -218,7 +263,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 	if amount > 0 {
 		// The record goes in as the hold's memo, written with the hold.
 		r.HoldID = string(key)
-		memo, err := r.memo()
+		memo, err := r.memo(tx.Tx)
 		if err != nil {
 			return nil, err
 		}

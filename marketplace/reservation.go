@@ -58,7 +58,7 @@ func (m *Market) Reservations(f ReservationFilter) ([]Request, error) {
 			}
 		}
 		return billing.EachHoldTx(tx, func(h billing.Hold) (bool, error) {
-			r, ok, err := requestFromHold(h)
+			r, ok, err := requestFromHold(tx, h)
 			if err != nil || !ok {
 				return err == nil, err
 			}

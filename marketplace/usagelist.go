@@ -249,7 +249,7 @@ func (s *historyStream) head() (*Request, error) {
 		if err != nil || !ok {
 			return false, fmt.Errorf("reservation %d: hold %s missing: %v", e.Seq, e.HoldID, err)
 		}
-		r, ok, err := requestFromHold(h)
+		r, ok, err := requestFromHold(s.tx, h)
 		if err != nil || !ok || r.Buyer != s.agent {
 			s.before = e.Seq // a hold of the ledger's own, not a request
 			return err == nil, err
