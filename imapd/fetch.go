@@ -2,9 +2,11 @@ package imapd
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -43,10 +45,7 @@ func (sess *session) fetchChunk(w *imapserver.FetchWriter, refs []msgRef,
 	if err != nil {
 		return err
 	}
-	seqOf := make(map[uint32]uint32, len(refs))
-	for _, r := range refs {
-		seqOf[r.uid] = r.seq
-	}
+	seqOf := seqLookup(refs)
 	var envs map[uint32]*imap.Envelope
 	if options.Envelope {
 		if envs, err = sess.cachedEnvelopes(refUIDs(refs)); err != nil {
@@ -54,7 +53,7 @@ func (sess *session) fetchChunk(w *imapserver.FetchWriter, refs []msgRef,
 		}
 	}
 	for _, m := range metas {
-		err := sess.fetchOne(w, seqOf[m.UID], m, options, seenNow[m.UID], envs[m.UID])
+		err := sess.fetchOne(w, seqOf(m.UID), m, options, seenNow[m.UID], envs[m.UID])
 		if errors.Is(err, mailstore.ErrNoMessage) {
 			continue // expunged since; RFC 9051 section 7.5.2 lets us omit it
 		}
@@ -63,6 +62,29 @@ func (sess *session) fetchChunk(w *imapserver.FetchWriter, refs []msgRef,
 		}
 	}
 	return nil
+}
+
+// seqLookup returns the sequence number of each UID of refs, asked for in
+// ascending order as the metadata comes. Refs in ascending order, as a
+// FETCH of a range has them, are walked alongside; other orders use a map.
+func seqLookup(refs []msgRef) func(uid uint32) uint32 {
+	if !slices.IsSortedFunc(refs, func(a, b msgRef) int { return cmp.Compare(a.uid, b.uid) }) {
+		seqOf := make(map[uint32]uint32, len(refs))
+		for _, r := range refs {
+			seqOf[r.uid] = r.seq
+		}
+		return func(uid uint32) uint32 { return seqOf[uid] }
+	}
+	i := 0
+	return func(uid uint32) uint32 {
+		for i < len(refs) && refs[i].uid < uid {
+			i++
+		}
+		if i < len(refs) && refs[i].uid == uid {
+			return refs[i].seq
+		}
+		return 0
+	}
 }
 
 // markSeen sets \Seen on the messages whose body is fetched without PEEK

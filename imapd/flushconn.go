@@ -13,9 +13,12 @@ import (
 // sends them when its buffer fills, before the connection waits for the
 // client, or flushDelay after the first unsent byte, whichever is first.
 // A client reading responses therefore waits at most flushDelay longer,
-// and only for responses written while the server was not reading.
+// and only for responses written while the server was not reading. The
+// first flushFirstMax bytes after each read go out at once, so a client
+// starts parsing a long response while the rest is produced.
 const (
 	flushDelay       = time.Millisecond
+	flushFirstMax    = 4 << 10
 	flushBufMax      = 64 << 10
 	flushWriteTimout = 30 * time.Second // when the library set no deadline
 )
@@ -33,6 +36,7 @@ type flushConn struct {
 	deadline time.Time // write deadline the library asked for
 	err      error     // first write error; later writes return it
 	closed   bool
+	started  bool // bytes were sent since the last Read
 }
 
 // withFlushConn wraps c, unless it is already TLS: the library must see
@@ -67,6 +71,13 @@ func (c *flushConn) Write(p []byte) (int, error) {
 		}
 	}
 	c.buf = append(c.buf, p...)
+	if !c.started && len(c.buf) >= flushFirstMax {
+		c.started = true
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	if !c.armed {
 		c.armed = true
 		c.timer.Reset(flushDelay)
@@ -79,6 +90,7 @@ func (c *flushConn) Write(p []byte) (int, error) {
 func (c *flushConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	err := c.flushLocked()
+	c.started = false
 	c.mu.Unlock()
 	if err != nil {
 		return 0, err

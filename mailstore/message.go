@@ -122,7 +122,7 @@ func (s *Store) UIDs(agent, mailbox string) ([]uint32, error) {
 // Messages returns the metadata of the given UIDs that still exist, in
 // ascending UID order. A nil uids means every message.
 func (s *Store) Messages(agent, mailbox string, uids []uint32) ([]Message, error) {
-	var out []Message
+	out := make([]Message, 0, len(uids))
 	err := s.db.View(func(tx *bolt.Tx) error {
 		out = out[:0]
 		b, err := mailboxBucket(tx, agent, mailbox)

@@ -7,6 +7,7 @@ issue's target and whether this run met it.
 """
 import json
 import os
+import statistics
 import sys
 
 
@@ -65,10 +66,29 @@ def main(d):
     row("  server RSS peak MiB (pair: sum over its processes)",
         _mib(g(ap, "memory", "peak_rss_kib")),
         _mib(g(pp, "memory", "peak_rss_kib")))
-    if areq:
+    rounds = []
+    while True:
+        pl = load(d, f"am_plain_round{len(rounds) + 1}")
+        pr = load(d, f"am_request_round{len(rounds) + 1}")
+        if pl is None or pr is None:
+            break
+        rounds.append((g(pl, "accepted_per_sec"), g(pr, "accepted_per_sec")))
+    if rounds:
+        ratios = [p / q for q, p in rounds]
+        med = statistics.median(ratios)
+        row(f"paid requests/s (reserve + deliver), median of {len(rounds)} rounds",
+            statistics.median(p for _, p in rounds), None,
+            "≥ 0.8 × own plain", med >= 0.8)
+        row("  own plain msg/s in the same rounds, median",
+            statistics.median(q for q, _ in rounds), None)
+        rows.append(("  paid / plain, each round (median)",
+                     ", ".join(f"{x:.2f}" for x in ratios) + f" ({med:.2f})",
+                     "-", "-", "", ""))
+    elif areq:
         rate, plain = g(areq, "accepted_per_sec"), g(ap, "accepted_per_sec")
         row("paid requests/s (reserve + deliver)", rate, None, "≥ 0.8 × own plain",
             _cmp(rate, plain, 0.8))
+    if areq:
         wake = g(areq, "wake_after_250", "p99_ms")
         row("  250 → seller IDLE p99 ms", wake, None, "< 50 ms",
             None if wake is None else wake < 50)
