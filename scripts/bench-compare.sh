@@ -9,7 +9,7 @@
 # with configuration, queues and mail in one temporary directory; every
 # process started is stopped again by its PID. Tune with the environment:
 #   MESSAGES (10000)   SENDERS (50)   IMAP_MESSAGES (10000)   BIG (25MiB)
-#   ROUNDS (3): plain and paid runs of agentmail, alternating, for the ratio
+#   ROUNDS (5): plain and paid runs of agentmail, alternating, for the ratio
 #   PF_SMTP, DC_IMAP, DC_LMTP, AM_SMTP, AM_IMAP, AM_HTTP move a listener (host:port)
 #   when its default port is taken;
 #   KEEP=1 keeps the temporary directory; OUT=FILE also writes the table there;
@@ -17,7 +17,7 @@
 set -euo pipefail
 
 MESSAGES=${MESSAGES:-10000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SENDERS=${SENDERS:-50}
 IMAP_MESSAGES=${IMAP_MESSAGES:-10000}
 BIG=${BIG:-25MiB}
