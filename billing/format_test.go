@@ -36,32 +36,12 @@ func TestUpgradeFromFormat2(t *testing.T) {
 	}
 	wantVerified(t, l)
 
-	for _, c := range []struct {
-		agent, avail, reserved string
-		entries                int
-	}{
+	wantUpgraded(t, l, []agentState{
 		{"buyer@localhost", "8.25", "1", 8},
 		{"other@localhost", "2.25", "1", 3},
 		{"seller@localhost", "0.45", "0", 1},
-	} {
-		wantBalance(t, l, c.agent, c.avail, c.reserved)
-		h, _, err := l.History(c.agent, billing.HistoryFilter{}, 0, 100)
-		if err != nil || len(h) != c.entries {
-			t.Errorf("%s: %d history entries (%v), want %d", c.agent, len(h), err, c.entries)
-		}
-	}
-	bs, _ := l.Balances("buyer@localhost")
-	if len(bs) != 2 || bs[0].Currency != "EUR" || bs[0].Available != usd(t, "2") {
-		t.Errorf("buyer balances %+v, want EUR 2 first", bs)
-	}
-	totals, err := l.Totals()
-	if err != nil || len(totals) != 2 {
-		t.Fatalf("Totals %+v, %v", totals, err)
-	}
-	if got := totals[1]; got.Available != usd(t, "10.95") || got.Reserved != usd(t, "2") ||
-		got.Platform != usd(t, "0.05") || got.World != -billing.Delta(usd(t, "13")) {
-		t.Errorf("USD totals %+v", got)
-	}
+	}, billing.Total{Currency: "USD", Available: usd(t, "10.95"), Reserved: usd(t, "2"),
+		Platform: usd(t, "0.05"), World: -billing.Delta(usd(t, "13"))})
 
 	// The upgraded ledger keeps working: an open hold settles, a new one is
 	// reserved.
@@ -116,33 +96,14 @@ func TestUpgradeFromFormat3(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantVerified(t, l)
-	for _, c := range []struct {
-		agent, avail, reserved string
-		entries                int
-	}{
+	wantUpgraded(t, l, []agentState{
 		{"buyer@localhost", "9.5", "0.75", 9},
 		{"other@localhost", "2.25", "0", 4},
 		{"seller@localhost", "0.45", "0", 2},
 		{"seller2@localhost", "0", "0", 0},
-	} {
-		wantBalance(t, l, c.agent, c.avail, c.reserved)
-		h, _, err := l.History(c.agent, billing.HistoryFilter{}, 0, 100)
-		if err != nil || len(h) != c.entries {
-			t.Errorf("%s: %d history entries (%v), want %d", c.agent, len(h), err, c.entries)
-		}
-	}
-	bs, _ := l.Balances("buyer@localhost")
-	if len(bs) != 2 || bs[0].Currency != "EUR" || bs[0].Available != usd(t, "2") {
-		t.Errorf("buyer balances %+v, want EUR 2 first", bs)
-	}
-	totals, err := l.Totals()
-	if err != nil || len(totals) != 2 {
-		t.Fatalf("Totals %+v, %v", totals, err)
-	}
-	if got := totals[1]; got.Available != usd(t, "12.2") || got.Reserved != usd(t, "0.75") ||
-		got.Platform != usd(t, "0.05") || got.World != -billing.Delta(usd(t, "13")) {
-		t.Errorf("USD totals %+v", got)
-	}
+	}, billing.Total{Currency: "USD", Available: usd(t, "12.2"), Reserved: usd(t, "0.75"),
+		Platform: usd(t, "0.05"), World: -billing.Delta(usd(t, "13"))})
+	totals, _ := l.Totals()
 	if got := totals[0]; got.Available != usd(t, "2") || got.World != -billing.Delta(usd(t, "2")) {
 		t.Errorf("EUR totals %+v", got)
 	}
@@ -186,5 +147,36 @@ func TestVerifyFormat3AsItIs(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// agentState is what an upgraded fixture must show for one agent.
+type agentState struct {
+	agent, avail, reserved string
+	entries                int // in its history
+}
+
+// wantUpgraded checks the balances and history length of each agent, that
+// the buyer holds EUR 2 besides its USD, and the USD totals of a fixture
+// with USD and EUR.
+func wantUpgraded(t *testing.T, l *billing.Ledger, agents []agentState, usdTotal billing.Total) {
+	t.Helper()
+	for _, c := range agents {
+		wantBalance(t, l, c.agent, c.avail, c.reserved)
+		h, _, err := l.History(c.agent, billing.HistoryFilter{}, 0, 100)
+		if err != nil || len(h) != c.entries {
+			t.Errorf("%s: %d history entries (%v), want %d", c.agent, len(h), err, c.entries)
+		}
+	}
+	bs, _ := l.Balances("buyer@localhost")
+	if len(bs) != 2 || bs[0].Currency != "EUR" || bs[0].Available != usd(t, "2") {
+		t.Errorf("buyer balances %+v, want EUR 2 first", bs)
+	}
+	totals, err := l.Totals()
+	if err != nil || len(totals) != 2 {
+		t.Fatalf("Totals %+v, %v", totals, err)
+	}
+	if totals[1] != usdTotal {
+		t.Errorf("USD totals %+v, want %+v", totals[1], usdTotal)
 	}
 }

@@ -102,7 +102,17 @@ func newEnv(t *testing.T, ttl time.Duration) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &testClock{now: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
+	e := openEnv(t, db, time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC),
+		marketplace.Config{ReservationTTL: ttl})
+	e.credit(buyer, "10")
+	return e
+}
+
+// openEnv opens the ledger, mail store and market of db with the ledger
+// clock at now.
+func openEnv(t *testing.T, db *store.DB, now time.Time, cfg marketplace.Config) *env {
+	t.Helper()
+	clk := &testClock{now: now}
 	ledger, err := billing.Open(db, clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -111,13 +121,11 @@ func newEnv(t *testing.T, ttl time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := marketplace.New(ledger, mail, marketplace.Config{ReservationTTL: ttl})
+	m, err := marketplace.New(ledger, mail, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
-	e.credit(buyer, "10")
-	return e
+	return &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
 }
 
 func (e *env) credit(agent, amount string) {

@@ -7,9 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"agentmail/billing"
 	"agentmail/internal/testutil"
-	"agentmail/mailstore"
 	"agentmail/marketplace"
 )
 
@@ -36,20 +34,9 @@ func TestUpgradeFromFormat2(t *testing.T) {
 		return nil
 	})
 
-	clk := &testClock{now: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
-	ledger, err := billing.Open(db, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := mailstore.Open(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := marketplace.New(ledger, mail, marketplace.Config{ReservationTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
+	e := openEnv(t, db, time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC),
+		marketplace.Config{ReservationTTL: time.Hour})
+	m := e.m
 	e.verify()
 	e.wantBalance(buyer, "9.5", "0.25")
 
@@ -97,21 +84,9 @@ func TestUpgradeFromFormat3(t *testing.T) {
 	if db.UpgradedFrom() != 3 {
 		t.Fatalf("UpgradedFrom %d, want 3", db.UpgradedFrom())
 	}
-	clk := &testClock{now: time.Date(2026, 11, 20, 9, 10, 0, 0, time.UTC)}
-	ledger, err := billing.Open(db, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := mailstore.Open(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := marketplace.New(ledger, mail, marketplace.Config{ReservationTTL: time.Hour,
-		PlatformFeeMicroPercent: 10_000_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
+	e := openEnv(t, db, time.Date(2026, 11, 20, 9, 10, 0, 0, time.UTC),
+		marketplace.Config{ReservationTTL: time.Hour, PlatformFeeMicroPercent: 10_000_000})
+	m := e.m
 	e.verify()
 	e.wantBalance(buyer, "9.5", "0.75")
 	e.wantBalance(seller, "0.45", "0")
