@@ -60,23 +60,25 @@ func TestUpgradeFromFormat2(t *testing.T) {
 	wantVerified(t, l)
 }
 
-// check and restore verify a backup before any upgrade: the format-2 ledger
-// must verify clean as it is.
-func TestVerifyFormat2AsItIs(t *testing.T) {
-	b, err := bolt.Open("testdata/format2.db", 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.View(func(tx *bolt.Tx) error {
-		breaches, err := billing.VerifyTx(tx)
-		if len(breaches) > 0 {
-			t.Errorf("breaches in the format-2 fixture: %v", breaches)
+// check and restore verify a backup before any upgrade: the ledgers of the
+// format-2 and format-3 fixtures must verify clean as they are.
+func TestVerifyOldFormatsAsTheyAre(t *testing.T) {
+	for _, fixture := range []string{"testdata/format2.db", "testdata/format3.db"} {
+		b, err := bolt.Open(fixture, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+		err = b.View(func(tx *bolt.Tx) error {
+			breaches, err := billing.VerifyTx(tx)
+			if len(breaches) > 0 {
+				t.Errorf("breaches in %s: %v", fixture, breaches)
+			}
+			return err
+		})
+		b.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", fixture, err)
+		}
 	}
 }
 
@@ -128,26 +130,6 @@ func TestUpgradeFromFormat3(t *testing.T) {
 		t.Errorf("USD totals after settling %+v", got)
 	}
 	wantVerified(t, l)
-}
-
-// check and restore verify a backup before any upgrade: the format-3 ledger
-// must verify clean as it is.
-func TestVerifyFormat3AsItIs(t *testing.T) {
-	b, err := bolt.Open("testdata/format3.db", 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.View(func(tx *bolt.Tx) error {
-		breaches, err := billing.VerifyTx(tx)
-		if len(breaches) > 0 {
-			t.Errorf("breaches in the format-3 fixture: %v", breaches)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // agentState is what an upgraded fixture must show for one agent.
