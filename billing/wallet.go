@@ -188,6 +188,12 @@ func (l *Ledger) History(agent string, f HistoryFilter, before uint64, limit int
 	return out, next, err
 }
 
+// JournalEndTx returns the sequence number the next journal entry will have:
+// EachHistoryTx from it reads the history as it is now.
+func JournalEndTx(tx *bolt.Tx) uint64 {
+	return tx.Bucket(bucketJournal).Sequence() + 1
+}
+
 // EachHistoryTx calls fn for the journal entries that touch agent, newest
 // first, below the sequence number before (0 for the newest), until fn
 // returns false or an error: first those not yet in the history index,

@@ -432,9 +432,11 @@ func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr f
 			return
 		case <-t.C:
 			if _, err := m.ledger.IndexHistory(); err != nil {
-				onErr(err)
+				onErr(fmt.Errorf("index ledger history: %w", err))
 			}
-			drain(m.FlushIndex, indexFlushMax, onErr)
+			drain(m.FlushIndex, indexFlushMax, func(err error) {
+				onErr(fmt.Errorf("move request index keys: %w", err))
+			})
 			drain(m.ExpireDue, expireBatchMax, onErr)
 		}
 	}

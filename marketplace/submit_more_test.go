@@ -378,8 +378,9 @@ func TestSubmitConcurrentRequests(t *testing.T) {
 // their place), and the paid ones it bought, from its ledger history. Paged
 // two at a time they come out newest first, each once, with its role and
 // counterparty, credits and other ledger entries between them skipped; a
-// request made after the first page never shows on a later one. It holds
-// with the keys pending, flushed, and flushed between pages.
+// request made after the first page (at a later time) never shows on a
+// later one. It holds with the keys pending, flushed, and flushed between
+// pages.
 func TestUsageRowsMergePaging(t *testing.T) {
 	for _, flush := range []string{"never", "before", "between pages"} {
 		t.Run("flush "+flush, func(t *testing.T) { testUsageRowsMergePaging(t, flush) })

@@ -95,12 +95,19 @@ func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int
 		index := &indexStream{tx: tx, agent: agent, prefix: prefix, before: pos.index,
 			pending: pendingIndexKeysTx(tx, prefix)}
 		history := &historyStream{tx: tx, agent: agent, before: pos.history}
+		if history.before == 0 { // the first page: the history as it is now
+			history.before = billing.JournalEndTx(tx)
+		}
 		for {
 			a, err := index.head()
 			if err != nil {
 				return err
 			}
-			b, err := history.head()
+			var bound time.Time // the history need not be read past a's time
+			if a != nil {
+				bound = a.Created
+			}
+			b, err := history.head(bound)
 			if err != nil {
 				return err
 			}
@@ -133,14 +140,15 @@ func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int
 
 // usageCursor is where a page of usage rows ended in each index: the
 // bucketByAgent key and the history sequence number below which the next
-// page starts (0: the newest).
+// page starts.
 type usageCursor struct {
 	index   []byte
 	history uint64
 }
 
-// usageCursorVersion starts every cursor; a cursor of the earlier form, a
-// bucketByAgent key, starts with the agent's address instead.
+// usageCursorVersion starts every cursor. A cursor of the form before store
+// format 4, a bucketByAgent key alone, is refused as invalid: a client that
+// was paging across the upgrade starts again from the first page.
 const usageCursorVersion = 2
 
 func (c usageCursor) String() string {
@@ -229,18 +237,27 @@ func (s *indexStream) position() []byte {
 type historyStream struct {
 	tx     *bolt.Tx
 	agent  string
-	before uint64 // 0: from the newest
+	before uint64
 	cur    *Request
 	curSeq uint64
 	done   bool
 }
 
-func (s *historyStream) head() (*Request, error) {
+// head reads on to the next paid request the agent bought, but not past
+// entries older than bound: the other index's head is newer than those and
+// goes first, so a seller, whose history holds no reservations of its own,
+// reads only the entries newer than the rows it is shown. A zero bound
+// reads to the end.
+func (s *historyStream) head(bound time.Time) (*Request, error) {
 	if s.cur != nil || s.done {
 		return s.cur, nil
 	}
-	s.done = true
+	reachedEnd := true
 	err := billing.EachHistoryTx(s.tx, s.agent, s.before, func(e billing.Entry) (bool, error) {
+		if e.Time.Before(bound) {
+			reachedEnd = false
+			return false, nil
+		}
 		if e.Kind != billing.KindReserve || e.HoldID == "" {
 			s.before = e.Seq // passed over for good
 			return true, nil
@@ -254,9 +271,10 @@ func (s *historyStream) head() (*Request, error) {
 			s.before = e.Seq // a hold of the ledger's own, not a request
 			return err == nil, err
 		}
-		s.cur, s.curSeq, s.done = &r, e.Seq, false
+		s.cur, s.curSeq = &r, e.Seq
 		return false, nil
 	})
+	s.done = reachedEnd && s.cur == nil
 	return s.cur, err
 }
 
@@ -264,10 +282,13 @@ func (s *historyStream) consume() { s.before, s.cur = s.curSeq, nil }
 
 // position is as indexStream.position for the history.
 func (s *historyStream) position() uint64 {
-	if s.cur != nil {
+	switch {
+	case s.cur != nil:
 		return s.curSeq + 1
+	case s.done:
+		return 1 // sequence numbers start at 1
 	}
-	return 1 // exhausted: sequence numbers start at 1
+	return s.before
 }
 
 func (r Request) rowFor(agent string, now time.Time) UsageRow {

@@ -167,7 +167,7 @@ func Start(cfg config.Config, log *slog.Logger, opts Options) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		st.Market.RunExpiry(cfg.Billing.ExpiryInterval.Duration, s.stop, func(err error) {
-			log.Error("expire reservations", "err", err)
+			log.Error("billing upkeep", "err", err)
 		})
 	}()
 	if every := cfg.Billing.VerifyInterval.Duration; every > 0 {

@@ -21,9 +21,9 @@ import (
 //   - 3: the ledger keeps its balances and its per-agent index in one bucket
 //     keyed by agent (billing registers the step that rewrites them).
 //   - 4: the ledger writes journal entries and holds in a binary form (and
-//     still reads the JSON of earlier versions), and keeps each owner's
-//     balances in the value of its newest history key (billing registers
-//     the step that moves them there).
+//     still reads the JSON of earlier versions), keeps the balances in a
+//     bucket of their own and writes the per-agent history index in
+//     batches (billing registers the step that moves the balances).
 const FormatVersion uint64 = 4
 
 var (
