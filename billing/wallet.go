@@ -204,7 +204,8 @@ func EachHistoryTx(tx *bolt.Tx, agent string, before uint64, fn func(Entry) (boo
 	}
 	indexed := historyIndexedTx(tx)
 	j := tx.Bucket(bucketJournal).Cursor()
-	k, v := j.Seek(binary.BigEndian.AppendUint64(nil, before))
+	var v []byte
+	k, _ := j.Seek(binary.BigEndian.AppendUint64(nil, before))
 	if k == nil {
 		k, v = j.Last()
 	} else {

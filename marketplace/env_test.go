@@ -113,6 +113,14 @@ func newEnv(t *testing.T, ttl time.Duration) *env {
 func openEnv(t *testing.T, db *store.DB, now time.Time, cfg marketplace.Config) *env {
 	t.Helper()
 	clk := &testClock{now: now}
+	ledger, mail, m := openMarket(t, db, clk, cfg)
+	return &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
+}
+
+// openMarket opens the ledger, mail store and market of db; t is a
+// *testing.T or a *rapid.T.
+func openMarket(t interface{ Fatal(...any) }, db *store.DB, clk *testClock,
+	cfg marketplace.Config) (*billing.Ledger, *mailstore.Store, *marketplace.Market) {
 	ledger, err := billing.Open(db, clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +133,7 @@ func openEnv(t *testing.T, db *store.DB, now time.Time, cfg marketplace.Config) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, clk: clk, ledger: ledger, mail: mail, m: m}
+	return ledger, mail, m
 }
 
 func (e *env) credit(agent, amount string) {

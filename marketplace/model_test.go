@@ -13,7 +13,6 @@ import (
 
 	"agentmail/billing"
 	"agentmail/internal/store"
-	"agentmail/mailstore"
 	"agentmail/marketplace"
 )
 
@@ -336,18 +335,7 @@ func openModelMarket(t *rapid.T, clk *testClock) (*marketplace.Market, *billing.
 		t.Fatal(err)
 	}
 	done := func() { db.Close(); os.RemoveAll(dir) }
-	ledger, err := billing.Open(db, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail, err := mailstore.Open(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := marketplace.New(ledger, mail, marketplace.Config{ReservationTTL: modelTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ledger, _, m := openMarket(t, db, clk, marketplace.Config{ReservationTTL: modelTTL})
 	return m, ledger, done
 }
 
