@@ -154,9 +154,13 @@ func (r *benchReserver) run(mode string, callers int, n int64) phase {
 		}()
 	}
 	wg.Wait()
-	// The history index of the run's entries is written afterwards, in
-	// batches, as the server does every second; the run pays for it.
+	// The history and hold indexes of the run's entries are written
+	// afterwards, in batches, as the server does every second; the run pays
+	// for them.
 	if _, err := r.l.IndexHistory(); err != nil {
+		r.b.Fatal(err)
+	}
+	if _, err := r.l.IndexHolds(); err != nil {
 		r.b.Fatal(err)
 	}
 	elapsed := time.Since(start)

@@ -19,6 +19,7 @@ var (
 func init() {
 	store.RegisterUpgrade(2, upgradeAccountsFrom2)
 	store.RegisterUpgrade(3, upgradeAccountsFrom3)
+	store.RegisterUpgrade(4, upgradeHoldsFrom4)
 }
 
 // upgradeAccountsFrom2 moves the balance cache and the per-agent index of a

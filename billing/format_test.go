@@ -61,9 +61,11 @@ func TestUpgradeFromFormat2(t *testing.T) {
 }
 
 // check and restore verify a backup before any upgrade: the ledgers of the
-// format-2 and format-3 fixtures must verify clean as they are.
+// format-2 and format-3 fixtures, and of the marketplace's format-4 one, must
+// verify clean as they are.
 func TestVerifyOldFormatsAsTheyAre(t *testing.T) {
-	for _, fixture := range []string{"testdata/format2.db", "testdata/format3.db"} {
+	for _, fixture := range []string{"testdata/format2.db", "testdata/format3.db",
+		"../marketplace/testdata/format4.db"} {
 		b, err := bolt.Open(fixture, 0o600, &bolt.Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)

@@ -81,8 +81,9 @@ func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
 	if spec.Amount <= 0 || spec.Amount > AmountMax || spec.TTL <= 0 {
 		return Hold{}, fmt.Errorf("hold %s: amount and ttl must be positive", spec.ID)
 	}
-	holds := tx.Bucket(bucketHolds)
-	if holds.Get([]byte(spec.ID)) != nil {
+	if _, _, exists, err := l.findHoldTx(tx.Tx, spec.ID); err != nil {
+		return Hold{}, err
+	} else if exists {
 		return Hold{}, fmt.Errorf("hold %s: %w", spec.ID, ErrHoldExists)
 	}
 	if avail := AvailableTx(tx.Tx, spec.Payer, spec.Currency); avail < spec.Amount {
@@ -110,7 +111,7 @@ func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
 	if err != nil {
 		return Hold{}, fmt.Errorf("hold %s: %w", h.ID, err)
 	}
-	if err := putHold(tx.Tx, h); err != nil {
+	if err := l.newHoldTx(tx.Tx, h); err != nil {
 		return Hold{}, err
 	}
 	expiry := tx.Bucket(bucketExpiry)
@@ -122,24 +123,14 @@ func (l *Ledger) HoldTx(tx *store.Tx, spec HoldSpec) (Hold, error) {
 }
 
 // GetHoldTx reads a hold; ok is false when there is none with that id.
-func GetHoldTx(tx *bolt.Tx, id string) (h Hold, ok bool, err error) {
-	data := tx.Bucket(bucketHolds).Get([]byte(id))
-	if data == nil {
-		return Hold{}, false, nil
-	}
-	if err := unmarshalHold(data, &h); err != nil {
-		return Hold{}, false, fmt.Errorf("hold %s: %w", id, err)
-	}
-	return h, true, nil
-}
-
-func putHold(tx *bolt.Tx, h Hold) error {
-	return tx.Bucket(bucketHolds).Put([]byte(h.ID), marshalHold(h))
+func (l *Ledger) GetHoldTx(tx *bolt.Tx, id string) (h Hold, ok bool, err error) {
+	h, _, ok, err = l.findHoldTx(tx, id)
+	return h, ok, err
 }
 
 // SetMemoTx replaces the memo of an existing hold, open or resolved.
-func SetMemoTx(tx *bolt.Tx, id string, memo json.RawMessage) error {
-	h, ok, err := GetHoldTx(tx, id)
+func (l *Ledger) SetMemoTx(tx *bolt.Tx, id string, memo json.RawMessage) error {
+	h, seq, ok, err := l.findHoldTx(tx, id)
 	if err != nil {
 		return err
 	}
@@ -147,44 +138,29 @@ func SetMemoTx(tx *bolt.Tx, id string, memo json.RawMessage) error {
 		return fmt.Errorf("memo for hold %s: %w", id, ErrNoHold)
 	}
 	h.Memo = memo
-	return putHold(tx, h)
+	return rewriteHoldTx(tx, seq, h)
 }
 
-// EachHoldTx calls fn for every hold in id order until fn returns false or
-// an error.
-func EachHoldTx(tx *bolt.Tx, fn func(Hold) (bool, error)) error {
-	c := tx.Bucket(bucketHolds).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var h Hold
-		if err := unmarshalHold(v, &h); err != nil {
-			return fmt.Errorf("hold %s: %w", k, err)
-		}
-		if more, err := fn(h); err != nil || !more {
-			return err
-		}
-	}
-	return nil
-}
-
-// openHoldTx reads a hold that must still be open.
-func openHoldTx(tx *bolt.Tx, id string) (Hold, error) {
-	h, ok, err := GetHoldTx(tx, id)
+// openHoldTx reads a hold that must still be open, and the sequence number
+// its record is kept under.
+func (l *Ledger) openHoldTx(tx *bolt.Tx, id string) (Hold, uint64, error) {
+	h, seq, ok, err := l.findHoldTx(tx, id)
 	switch {
 	case err != nil:
-		return Hold{}, err
+		return Hold{}, 0, err
 	case !ok:
-		return Hold{}, fmt.Errorf("hold %s: %w", id, ErrNoHold)
+		return Hold{}, 0, fmt.Errorf("hold %s: %w", id, ErrNoHold)
 	case h.Status != HoldOpen:
-		return Hold{}, fmt.Errorf("hold %s is %s: %w", id, h.Status, ErrHoldResolved)
+		return Hold{}, 0, fmt.Errorf("hold %s is %s: %w", id, h.Status, ErrHoldResolved)
 	}
-	return h, nil
+	return h, seq, nil
 }
 
 // SettleTx resolves an open hold: charge leaves the payer, fee of it goes to
 // the platform account and the rest of it to the payee, and what was held
 // beyond the charge returns to the payer. 0 <= fee <= charge <= hold amount.
 func (l *Ledger) SettleTx(tx *store.Tx, id string, charge, fee Amount) (Hold, error) {
-	h, err := openHoldTx(tx.Tx, id)
+	h, seq, err := l.openHoldTx(tx.Tx, id)
 	if err != nil {
 		return Hold{}, err
 	}
@@ -203,17 +179,17 @@ func (l *Ledger) SettleTx(tx *store.Tx, id string, charge, fee Amount) (Hold, er
 		postings = append(postings, Posting{WalletAccount(h.Payer), int64(rest)})
 	}
 	h.Fee = fee
-	return l.resolveTx(tx, h, HoldSettled, KindSettle, charge, postings)
+	return l.resolveTx(tx, h, seq, HoldSettled, KindSettle, charge, postings)
 }
 
 // VoidTx resolves an open hold by returning all of it to the payer.
 func (l *Ledger) VoidTx(tx *store.Tx, id, note string) (Hold, error) {
-	h, err := openHoldTx(tx.Tx, id)
+	h, seq, err := l.openHoldTx(tx.Tx, id)
 	if err != nil {
 		return Hold{}, err
 	}
 	h.Note = note
-	return l.resolveTx(tx, h, HoldVoided, KindVoid, 0, returnAll(h))
+	return l.resolveTx(tx, h, seq, HoldVoided, KindVoid, 0, returnAll(h))
 }
 
 func returnAll(h Hold) []Posting {
@@ -223,7 +199,7 @@ func returnAll(h Hold) []Posting {
 	}
 }
 
-func (l *Ledger) resolveTx(tx *store.Tx, h Hold, status HoldStatus, kind string,
+func (l *Ledger) resolveTx(tx *store.Tx, h Hold, seq uint64, status HoldStatus, kind string,
 	charge Amount, postings []Posting) (Hold, error) {
 	agents := []string{h.Payer}
 	if charge > 0 {
@@ -238,7 +214,7 @@ func (l *Ledger) resolveTx(tx *store.Tx, h Hold, status HoldStatus, kind string,
 	h.Charged = charge
 	h.Released = h.Amount - charge
 	h.Resolved = l.Now()
-	if err := putHold(tx.Tx, h); err != nil {
+	if err := rewriteHoldTx(tx.Tx, seq, h); err != nil {
 		return Hold{}, err
 	}
 	if err := tx.Bucket(bucketExpiry).Delete(expiryKey(h.Expires, h.ID)); err != nil {
@@ -261,11 +237,11 @@ func (l *Ledger) ExpireDueTx(tx *store.Tx, max int) ([]Hold, error) {
 	}
 	var out []Hold
 	for _, id := range due {
-		h, err := openHoldTx(tx.Tx, string(id))
+		h, seq, err := l.openHoldTx(tx.Tx, string(id))
 		if err != nil {
 			return out, err
 		}
-		h, err = l.resolveTx(tx, h, HoldExpired, KindExpire, 0, returnAll(h))
+		h, err = l.resolveTx(tx, h, seq, HoldExpired, KindExpire, 0, returnAll(h))
 		if err != nil {
 			return out, err
 		}

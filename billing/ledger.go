@@ -15,9 +15,9 @@ import (
 
 var (
 	bucketJournal = []byte("ledger_journal") // seq → Entry
-	bucketHolds   = []byte("ledger_holds")   // hold id → Hold
-	bucketExpiry  = []byte("ledger_expiry")  // expires (ns) ‖ hold id → nil
-	bucketRefs    = []byte("ledger_refs")    // idempotency reference → seq
+	// holdstore.go has the holds and their id index.
+	bucketExpiry = []byte("ledger_expiry") // expires (ns) ‖ hold id → nil
+	bucketRefs   = []byte("ledger_refs")   // idempotency reference → seq
 	// accounts.go has the balance cache and the per-agent history index.
 )
 
@@ -98,8 +98,9 @@ const appendFillPercent = 1.0
 
 // Ledger is the billing side of the database.
 type Ledger struct {
-	db  *store.DB
-	now func() time.Time
+	db     *store.DB
+	now    func() time.Time
+	recent *recentHolds // shared by every Ledger of db
 }
 
 // Open prepares the ledger's buckets. now is the ledger clock; nil means the
@@ -110,7 +111,7 @@ func Open(db *store.DB, now func() time.Time) (*Ledger, error) {
 	}
 	err := db.Update(func(tx *store.Tx) error {
 		for _, name := range [][]byte{bucketJournal, bucketAccounts, bucketBalances,
-			bucketMeta, bucketHolds, bucketExpiry, bucketRefs} {
+			bucketMeta, bucketHoldRecords, bucketHoldIDs, bucketExpiry, bucketRefs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -120,7 +121,11 @@ func Open(db *store.DB, now func() time.Time) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ledger{db: db, now: now}, nil
+	recent, err := loadRecentHolds(db)
+	if err != nil {
+		return nil, err
+	}
+	return &Ledger{db: db, now: now, recent: recent}, nil
 }
 
 // Now reads the ledger clock, truncated to the microsecond so that stored

@@ -484,6 +484,38 @@ func (s *ledgerMachine) IndexHistory(t *rapid.T) {
 	}
 }
 
+// IndexHolds moves the newest holds into the id index: every hold, listed
+// in id order, must be the same before and after, and found by its id (which
+// Check asserts).
+func (s *ledgerMachine) IndexHolds(t *rapid.T) {
+	list := func() []billing.Hold {
+		var out []billing.Hold
+		err := s.l.DB().View(func(tx *bolt.Tx) error {
+			return billing.EachHoldTx(tx, func(h billing.Hold) (bool, error) {
+				out = append(out, h)
+				return true, nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := list()
+	if len(before) != len(s.m.holds) {
+		t.Fatalf("%d holds listed, model has %d", len(before), len(s.m.holds))
+	}
+	if !slices.IsSortedFunc(before, func(a, b billing.Hold) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Fatalf("holds not in id order: %v", before)
+	}
+	if _, err := s.l.IndexHolds(); err != nil {
+		t.Fatal(err)
+	}
+	if after := list(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("holds changed by indexing:\n before %v\n after  %v", before, after)
+	}
+}
+
 func (s *ledgerMachine) Check(t *rapid.T) {
 	for _, a := range modelAgents {
 		bs, err := s.l.Balances(a)
@@ -515,7 +547,7 @@ func (s *ledgerMachine) Check(t *rapid.T) {
 	}
 	_ = s.l.DB().View(func(tx *bolt.Tx) error {
 		for id, mh := range s.m.holds {
-			h, ok, err := billing.GetHoldTx(tx, id)
+			h, ok, err := s.l.GetHoldTx(tx, id)
 			if err != nil || !ok || h.Status != mh.status || h.Amount != mh.amount {
 				t.Fatalf("hold %s: %+v %v %v, model %+v", id, h, ok, err, *mh)
 			}

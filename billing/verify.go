@@ -56,12 +56,15 @@ func (l *Ledger) Verify() ([]Breach, error) {
 //   - the money in all accounts of a currency sums to zero (conservation);
 //   - no wallet or hold account is below zero;
 //   - open holds sum to each agent's reserved balance;
-//   - every resolved hold has charged + released = amount.
+//   - every resolved hold has charged + released = amount;
+//   - the id index finds every indexed hold, and only it, under its id.
 func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
-	for _, name := range [][]byte{bucketJournal, bucketHolds} {
-		if tx.Bucket(name) == nil {
-			return nil, fmt.Errorf("no ledger here: bucket %s is missing", name)
-		}
+	if tx.Bucket(bucketJournal) == nil {
+		return nil, fmt.Errorf("no ledger here: bucket %s is missing", bucketJournal)
+	}
+	eachHold, err := holdVerifier(tx)
+	if err != nil {
+		return nil, err
 	}
 	cached, err := cachedBalancesTx(tx)
 	if err != nil {
@@ -119,11 +122,7 @@ func VerifyTx(tx *bolt.Tx) ([]Breach, error) {
 	}
 
 	held := map[string]int64{}
-	err = tx.Bucket(bucketHolds).ForEach(func(k, v []byte) error {
-		var h Hold
-		if err := unmarshalHold(v, &h); err != nil {
-			return fmt.Errorf("hold %s: %w", k, err)
-		}
+	err = eachHold(add, func(h Hold) error {
 		trail := byHold[h.ID]
 		switch {
 		case h.Status == HoldOpen:
@@ -257,3 +256,67 @@ func (l *Ledger) Totals() ([]Total, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
 	return out, err
 }
+
+// holdVerifier returns the walk over the holds of tx for VerifyTx: the
+// records and their id index, or, in a backup older than format 5, the
+// holds by id. The walk adds a breach for any record the index misses or
+// misnames, and for any index entry that names no record of its id.
+func holdVerifier(tx *bolt.Tx) (func(add breachAdder, fn func(Hold) error) error, error) {
+	if old := tx.Bucket(bucketHoldsV4); old != nil {
+		return func(_ breachAdder, fn func(Hold) error) error {
+			return old.ForEach(func(k, v []byte) error {
+				var h Hold
+				if err := unmarshalHold(v, &h); err != nil {
+					return fmt.Errorf("hold %s: %w", k, err)
+				}
+				return fn(h)
+			})
+		}, nil
+	}
+	records, ids := tx.Bucket(bucketHoldRecords), tx.Bucket(bucketHoldIDs)
+	if records == nil || ids == nil {
+		return nil, fmt.Errorf("no ledger here: bucket %s or %s is missing",
+			bucketHoldRecords, bucketHoldIDs)
+	}
+	indexed := holdsIndexedTx(tx)
+	return func(add breachAdder, fn func(Hold) error) error {
+		where := map[string]uint64{} // hold id → the seq of its record
+		err := eachRecordAboveTx(tx, 0, func(seq uint64, h Hold) error {
+			if prev, ok := where[h.ID]; ok {
+				add(nil, "one record per hold", "hold %s has records %d and %d", h.ID, prev, seq)
+			}
+			where[h.ID] = seq
+			return fn(h)
+		})
+		if err != nil {
+			return err
+		}
+		err = ids.ForEach(func(k, v []byte) error {
+			seq, ok := where[string(k)]
+			switch {
+			case !ok:
+				add(nil, "the id index names holds", "index entry %s names no hold of that id", k)
+			case len(v) != 8 || binary.BigEndian.Uint64(v) != seq:
+				add(nil, "the id index names holds", "index entry %s is %x; the hold is at %d",
+					k, v, seq)
+			}
+			if ok {
+				delete(where, string(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for id, seq := range where {
+			if seq <= indexed {
+				add(nil, "the id index names holds",
+					"hold %s at %d is below the index's watermark %d but not in the index",
+					id, seq, indexed)
+			}
+		}
+		return nil
+	}, nil
+}
+
+type breachAdder func(entries []uint64, inv, format string, args ...any)

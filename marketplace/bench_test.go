@@ -174,6 +174,9 @@ func (s *benchSubmitter) run(kind string, n int) submitPhase {
 	if _, err := s.m.Ledger().IndexHistory(); err != nil {
 		s.b.Fatal(err)
 	}
+	if _, err := s.m.Ledger().IndexHolds(); err != nil {
+		s.b.Fatal(err)
+	}
 	for {
 		n, err := s.m.FlushIndex()
 		if err != nil {

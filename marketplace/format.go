@@ -30,7 +30,7 @@ func upgradeRequestsFrom2(tx *bolt.Tx) error {
 		if r.HoldID == "" {
 			return nil
 		}
-		if err := billing.SetMemoTx(tx, r.HoldID, bytes.Clone(v)); err != nil {
+		if err := billing.SetMemoFormat4Tx(tx, r.HoldID, bytes.Clone(v)); err != nil {
 			return fmt.Errorf("request %s: %w", k, err)
 		}
 		moved = append(moved, bytes.Clone(k))

@@ -128,3 +128,80 @@ func TestUpgradeFromFormat3(t *testing.T) {
 	}
 	e.verify()
 }
+
+// testdata/format4.db is the format-3 fixture above opened by store format 4
+// (which moved its balances), after which the buyer sent open3 to seller and
+// native-settled to seller2, settled at once (seller2's one free request of
+// the month was used by free), the history index caught up, and the buyer
+// sent open4 to seller: it has holds of both encodings, indexed history and
+// an unindexed tail. Format 5 moves every hold into the records and the id
+// index; every request must list as before and the open ones still settle.
+func TestUpgradeFromFormat4(t *testing.T) {
+	db := testutil.OpenFixture(t, "testdata/format4.db")
+	if db.UpgradedFrom() != 4 {
+		t.Fatalf("UpgradedFrom %d, want 4", db.UpgradedFrom())
+	}
+	_ = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("ledger_holds")) != nil {
+			t.Error("bucket ledger_holds survived the upgrade")
+		}
+		return nil
+	})
+	e := openEnv(t, db, time.Date(2026, 11, 20, 9, 20, 0, 0, time.UTC),
+		marketplace.Config{ReservationTTL: time.Hour, PlatformFeeMicroPercent: 10_000_000})
+	m := e.m
+	e.verify()
+
+	ids := func(agent string) string {
+		t.Helper()
+		var out []string
+		for cursor := ""; ; {
+			rows, next, err := m.UsageRows(agent, marketplace.UsageFilter{}, cursor, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				out = append(out, r.RequestID+":"+r.Status)
+			}
+			if next == "" {
+				return strings.Join(out, ",")
+			}
+			cursor = next
+		}
+	}
+	want := map[string]string{
+		buyer: "open4:open,native-settled:settled,open3:open,open1:open,open2:open," +
+			"free:open,voided:voided,settled:settled",
+		seller:  "open4:open,open3:open,other1:settled,open1:open,voided:voided,settled:settled",
+		seller2: "native-settled:settled,open2:open,free:open",
+		other:   "other1:settled",
+	}
+	for agent, w := range want {
+		if got := ids(agent); got != w {
+			t.Errorf("%s usage rows %s, want %s", agent, got, w)
+		}
+	}
+	// 9.5 and 0.75 in format 3; open3 and open4 hold 0.25 each, and
+	// native-settled was charged seller2's 0.5, of which 0.05 in fees.
+	e.wantBalance(buyer, "8.5", "1.25")
+	e.wantBalance(seller2, "0.45", "0")
+
+	// A moved hold settles, and a new one is reserved and settled.
+	e.respond(seller, "open3", `{}`)
+	e.request(seller, "open5")
+	e.respond(seller, "open5", `{}`)
+	e.wantBalance(buyer, "8.25", "1")
+	e.wantBalance(seller, "0.9", "0")
+	open, err := m.Reservations(marketplace.ReservationFilter{OpenOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var openIDs []string
+	for _, r := range open {
+		openIDs = append(openIDs, r.ID)
+	}
+	if got := strings.Join(openIDs, ","); got != "free,open1,open2,open4" {
+		t.Errorf("open reservations %s, want free,open1,open2,open4", got)
+	}
+	e.verify()
+}

@@ -174,10 +174,10 @@ func (r Request) statusAt(now time.Time) string {
 
 // getRequestTx reads a request record: a paid request's is the memo of its
 // hold, which has the same key; a free request's is in bucketRequests.
-func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
+func (m *Market) getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 	data := tx.Bucket(bucketRequests).Get(key)
 	if data == nil {
-		h, held, err := billing.GetHoldTx(tx, string(key))
+		h, held, err := m.ledger.GetHoldTx(tx, string(key))
 		if err != nil || !held {
 			return r, false, err
 		}
@@ -188,13 +188,13 @@ func getRequestTx(tx *bolt.Tx, key []byte) (r Request, ok bool, err error) {
 
 // putRequestTx writes a request record where getRequestTx reads it. Keeping
 // a paid request in its hold saves the commit a leaf page per request.
-func putRequestTx(tx *bolt.Tx, r Request) error {
+func (m *Market) putRequestTx(tx *bolt.Tx, r Request) error {
 	if r.HoldID != "" {
 		memo, err := r.memo(tx)
 		if err != nil {
 			return err
 		}
-		return billing.SetMemoTx(tx, r.HoldID, memo)
+		return m.ledger.SetMemoTx(tx, r.HoldID, memo)
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -209,7 +209,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 	msg delivery, res *Result) (*Refusal, error) {
 	now := m.ledger.Now()
 	key := requestKey(buyer, in.requestID)
-	prev, seen, err := getRequestTx(tx.Tx, key)
+	prev, seen, err := m.getRequestTx(tx.Tx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 		if err != nil {
 			return nil, err
 		}
-	} else if err := putRequestTx(tx.Tx, r); err != nil {
+	} else if err := m.putRequestTx(tx.Tx, r); err != nil {
 		return nil, err
 	}
 	if free {
@@ -300,7 +300,7 @@ func (m *Market) requestTx(tx *store.Tx, buyer, seller string, in marketplaceDat
 func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceData,
 	msg delivery, res *Result) (*Refusal, error) {
 	now := m.ledger.Now()
-	r, ok, err := getRequestTx(tx.Tx, requestKey(buyer, in.requestID))
+	r, ok, err := m.getRequestTx(tx.Tx, requestKey(buyer, in.requestID))
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +345,7 @@ func (m *Market) responseTx(tx *store.Tx, seller, buyer string, in marketplaceDa
 	r.Usage, r.Charged, r.Released, r.Capped = in.usage, charge.Amount, r.Reserved-charge.Amount,
 		charge.Capped
 	r.Resolved = now
-	if err := putRequestTx(tx.Tx, r); err != nil {
+	if err := m.putRequestTx(tx.Tx, r); err != nil {
 		return nil, err
 	}
 	stamp := stampValue("charged", r.Charged.String(), "released", r.Released.String(),
@@ -403,12 +403,12 @@ func (m *Market) ExpireDue() (int, error) {
 		}
 		n = len(holds)
 		for _, h := range holds {
-			r, ok, err := getRequestTx(tx.Tx, []byte(h.ID))
+			r, ok, err := m.getRequestTx(tx.Tx, []byte(h.ID))
 			if err != nil || !ok {
 				return fmt.Errorf("expire %s: request record missing: %v", h.ID, err)
 			}
 			r.Status, r.Released, r.Resolved = StatusExpired, h.Amount, h.Resolved
-			if err := putRequestTx(tx.Tx, r); err != nil {
+			if err := m.putRequestTx(tx.Tx, r); err != nil {
 				return err
 			}
 		}
@@ -433,6 +433,9 @@ func (m *Market) RunExpiry(interval time.Duration, stop <-chan struct{}, onErr f
 		case <-t.C:
 			if _, err := m.ledger.IndexHistory(); err != nil {
 				onErr(fmt.Errorf("index ledger history: %w", err))
+			}
+			if _, err := m.ledger.IndexHolds(); err != nil {
+				onErr(fmt.Errorf("index reservations by id: %w", err))
 			}
 			drain(m.FlushIndex, indexFlushMax, func(err error) {
 				onErr(fmt.Errorf("move request index keys: %w", err))

@@ -85,7 +85,7 @@ func (m *Market) Void(reservationID, note string) (Request, error) {
 	err := m.db.Update(func(tx *store.Tx) error {
 		var ok bool
 		var err error
-		r, ok, err = getRequestTx(tx.Tx, []byte(reservationID))
+		r, ok, err = m.getRequestTx(tx.Tx, []byte(reservationID))
 		switch {
 		case err != nil:
 			return err
@@ -105,7 +105,7 @@ func (m *Market) Void(reservationID, note string) (Request, error) {
 			r.Resolved = m.ledger.Now()
 		}
 		r.Status, r.Released, r.Note = StatusVoided, r.Reserved, note
-		return putRequestTx(tx.Tx, r)
+		return m.putRequestTx(tx.Tx, r)
 	})
 	return r, err
 }

@@ -92,9 +92,9 @@ func (m *Market) UsageRows(agent string, f UsageFilter, cursor string, limit int
 	}
 	now := m.ledger.Now()
 	err = m.db.View(func(tx *bolt.Tx) error {
-		index := &indexStream{tx: tx, agent: agent, prefix: prefix, before: pos.index,
+		index := &indexStream{m: m, tx: tx, agent: agent, prefix: prefix, before: pos.index,
 			pending: pendingIndexKeysTx(tx, prefix)}
-		history := &historyStream{tx: tx, agent: agent, before: pos.history}
+		history := &historyStream{m: m, tx: tx, agent: agent, before: pos.history}
 		if history.before == 0 { // the first page: the history as it is now
 			history.before = billing.JournalEndTx(tx)
 		}
@@ -167,6 +167,7 @@ func parseUsageCursor(s string, prefix []byte) (usageCursor, error) {
 // indexStream reads an agent's index keys, in bucketByAgent and still
 // pending, newest first, below before, which consume moves past the head.
 type indexStream struct {
+	m       *Market
 	tx      *bolt.Tx
 	agent   string
 	prefix  []byte
@@ -203,7 +204,7 @@ func (s *indexStream) head() (*Request, error) {
 			s.done = true
 			return nil, nil
 		}
-		r, ok, err := getRequestTx(s.tx, k[len(s.prefix)+9:])
+		r, ok, err := s.m.getRequestTx(s.tx, k[len(s.prefix)+9:])
 		if err != nil || !ok {
 			return nil, fmt.Errorf("usage index %q: request record missing: %v", k, err)
 		}
@@ -235,6 +236,7 @@ func (s *indexStream) position() []byte {
 // reservations in its ledger history, newest first, below the sequence
 // number before, which consume moves past the head.
 type historyStream struct {
+	m      *Market
 	tx     *bolt.Tx
 	agent  string
 	before uint64
@@ -262,7 +264,7 @@ func (s *historyStream) head(bound time.Time) (*Request, error) {
 			s.before = e.Seq // passed over for good
 			return true, nil
 		}
-		h, ok, err := billing.GetHoldTx(s.tx, e.HoldID)
+		h, ok, err := s.m.ledger.GetHoldTx(s.tx, e.HoldID)
 		if err != nil || !ok {
 			return false, fmt.Errorf("reservation %d: hold %s missing: %v", e.Seq, e.HoldID, err)
 		}

@@ -24,7 +24,10 @@ import (
 //     still reads the JSON of earlier versions), keeps the balances in a
 //     bucket of their own and writes the per-agent history index in
 //     batches (billing registers the step that moves the balances).
-const FormatVersion uint64 = 4
+//   - 5: the ledger keeps holds in the order they were made and finds them
+//     by id through an index written in batches (billing registers the step
+//     that moves the holds).
+const FormatVersion uint64 = 5
 
 var (
 	bucketStoreMeta  = []byte("store_meta")
@@ -43,6 +46,7 @@ var upgrades = map[uint64]func(*bolt.Tx) error{
 	1: upgradeFrom1,
 	2: upgradeFrom2,
 	3: upgradeFrom3,
+	4: upgradeFrom4,
 }
 
 // registered[v] are the steps that packages owning buckets on top of the
@@ -81,6 +85,11 @@ func upgradeFrom2(*bolt.Tx) error { return nil }
 // only the ledger's values, which billing reads in both forms, and its
 // balances, which billing's registered step moves.
 func upgradeFrom3(*bolt.Tx) error { return nil }
+
+// upgradeFrom4 has nothing of the store's own to rewrite: format 5 changes
+// only where the ledger keeps its holds, which billing's registered step
+// moves.
+func upgradeFrom4(*bolt.Tx) error { return nil }
 
 // ReadFormatVersion returns the format version recorded in tx. A store
 // without store_meta is version 0 when it holds any bucket; an empty file

@@ -60,6 +60,9 @@ type DB struct {
 
 	closeMu sync.RWMutex // held for reading while sending to queue
 	closed  bool
+
+	attachMu sync.Mutex
+	attached map[any]any
 }
 
 // Tx is a write transaction handed to an operation. Hooks registered with
@@ -127,6 +130,27 @@ func (db *DB) UpgradedFrom() uint64 { return db.upgradedFrom }
 // Bolt returns the underlying bbolt handle, for read transactions, backups and
 // checks. Writes must go through Update.
 func (db *DB) Bolt() *bolt.DB { return db.bolt }
+
+// Attach returns the value kept for this open database under key, making it
+// with newValue on first use. A package on top of the store keeps here the
+// in-memory state that every user of one database must share, such as an
+// index of what its buckets hold; newValue runs once per key, under a lock.
+func (db *DB) Attach(key any, newValue func() (any, error)) (any, error) {
+	db.attachMu.Lock()
+	defer db.attachMu.Unlock()
+	if v, ok := db.attached[key]; ok {
+		return v, nil
+	}
+	v, err := newValue()
+	if err != nil {
+		return nil, err
+	}
+	if db.attached == nil {
+		db.attached = map[any]any{}
+	}
+	db.attached[key] = v
+	return v, nil
+}
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*bolt.Tx) error) error { return db.bolt.View(fn) }
