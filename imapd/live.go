@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"container/list"
 	"fmt"
 	"slices"
 	"sync"
@@ -17,14 +18,24 @@ const keywordsMax = 256
 
 type mailboxKey struct{ agent, mailbox string }
 
+// A mailbox no session has selected any more keeps its live state, kept
+// current like any other, until liveIdleMax others were left after it, so
+// that the next SELECT, often by the same agent, need not read every UID
+// again. liveIdleUIDsMax bounds the memory those idle states hold.
+const (
+	liveIdleMax     = 64
+	liveIdleUIDsMax = 1 << 20
+)
+
 // liveMailbox is the in-memory state of a mailbox that at least one session
-// has selected: its UIDs in ascending order, whose positions are the
+// has selected, or did lately: its UIDs in ascending order, whose positions are the
 // server's sequence numbers, and the tracker that queues changes for each
 // session. The Observer methods keep it current; they run in the database
 // writer, so everything done under mu is quick and touches no storage.
 type liveMailbox struct {
 	key  mailboxKey
-	refs int // guarded by Server.liveMu
+	refs int           // guarded by Server.liveMu
+	idle *list.Element // in Server.idle while refs is 0; guarded by Server.liveMu
 
 	mu          sync.Mutex
 	loaded      bool
@@ -46,6 +57,10 @@ func (s *Server) acquire(agent, mailbox string) (*liveMailbox, error) {
 	if lm == nil {
 		lm = &liveMailbox{key: key, gone: make(chan struct{})}
 		s.live[key] = lm
+	}
+	if lm.idle != nil {
+		s.idle.Remove(lm.idle)
+		lm.idle = nil
 	}
 	lm.refs++
 	s.liveMu.Unlock()
@@ -82,12 +97,42 @@ func (s *Server) loadLocked(lm *liveMailbox) error {
 	return nil
 }
 
-// release drops a reference; the state is forgotten with its last user.
+// release drops a reference. The state outlives its last user among the
+// idle ones, the oldest of which are forgotten.
 func (s *Server) release(lm *liveMailbox) {
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	lm.refs--
-	if lm.refs == 0 && s.live[lm.key] == lm {
+	if lm.refs > 0 || s.live[lm.key] != lm {
+		return
+	}
+	lm.mu.Lock()
+	loaded := lm.loaded
+	lm.mu.Unlock()
+	if !loaded { // a load that failed: nothing worth keeping
+		delete(s.live, lm.key)
+		return
+	}
+	lm.idle = s.idle.PushFront(lm)
+	// Newest first: the ones past either bound are forgotten.
+	n, uids := 0, 0
+	for e := s.idle.Front(); e != nil; {
+		idle := e.Value.(*liveMailbox)
+		e = e.Next()
+		idle.mu.Lock()
+		uids += len(idle.uids)
+		idle.mu.Unlock()
+		if n++; n > liveIdleMax || uids > liveIdleUIDsMax {
+			s.forgetIdleLocked(idle)
+		}
+	}
+}
+
+// forgetIdleLocked drops the state of an idle mailbox, with liveMu held.
+func (s *Server) forgetIdleLocked(lm *liveMailbox) {
+	s.idle.Remove(lm.idle)
+	lm.idle = nil
+	if s.live[lm.key] == lm {
 		delete(s.live, lm.key)
 	}
 }
@@ -239,6 +284,10 @@ func (s *Server) MailboxGone(agent, mailbox string) {
 	s.liveMu.Lock()
 	lm := s.live[mailboxKey{agent, mailbox}]
 	delete(s.live, mailboxKey{agent, mailbox})
+	if lm != nil && lm.idle != nil {
+		s.idle.Remove(lm.idle)
+		lm.idle = nil
+	}
 	s.liveMu.Unlock()
 	if lm == nil {
 		return

@@ -10,6 +10,7 @@
 package imapd
 
 import (
+	"container/list"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ type Server struct {
 
 	liveMu sync.Mutex
 	live   map[mailboxKey]*liveMailbox
+	idle   list.List // of *liveMailbox no session has selected, latest first
 }
 
 var (
