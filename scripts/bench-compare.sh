@@ -9,7 +9,7 @@
 # with configuration, queues and mail in one temporary directory; every
 # process started is stopped again by its PID. Tune with the environment:
 #   MESSAGES (10000)   SENDERS (50)   IMAP_MESSAGES (10000)   BIG (25MiB)
-#   ROUNDS (5): plain and paid runs of agentmail, alternating, for the ratio
+#   ROUNDS (7): plain and paid runs of agentmail, alternating, for the ratio
 #   IMAP_ROUNDS (5): IMAP workloads on agentmail and on Dovecot, alternating
 #   PF_SMTP, DC_IMAP, DC_LMTP, AM_SMTP, AM_IMAP, AM_HTTP move a listener (host:port)
 #   when its default port is taken;
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 MESSAGES=${MESSAGES:-10000}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 IMAP_ROUNDS=${IMAP_ROUNDS:-5}
 SENDERS=${SENDERS:-50}
 IMAP_MESSAGES=${IMAP_MESSAGES:-10000}
