@@ -13,9 +13,10 @@ import (
 // sends them when its buffer fills, before the connection waits for the
 // client, or flushDelay after the first unsent byte, whichever is first.
 // A client reading responses therefore waits at most flushDelay longer,
-// and only for responses written while the server was not reading. The
-// first flushFirstMax bytes after each read go out at once, so a client
-// starts parsing a long response while the rest is produced.
+// and only for responses written while the server was not reading. After
+// each read the buffer is sent once it holds flushFirstMax bytes, then
+// twice as many each time up to flushBufMax, so a client starts parsing a
+// long response at once and is kept busy while the rest is produced.
 const (
 	flushDelay       = time.Millisecond
 	flushFirstMax    = 4 << 10
@@ -36,7 +37,7 @@ type flushConn struct {
 	deadline time.Time // write deadline the library asked for
 	err      error     // first write error; later writes return it
 	closed   bool
-	started  bool // bytes were sent since the last Read
+	limit    int // buffered bytes that are sent at once; grows after each Read
 }
 
 // withFlushConn wraps c, unless it is already TLS: the library must see
@@ -49,7 +50,7 @@ func withFlushConn(c net.Conn) net.Conn {
 }
 
 func newFlushConn(c net.Conn) *flushConn {
-	fc := &flushConn{Conn: c}
+	fc := &flushConn{Conn: c, limit: flushFirstMax}
 	fc.timer = time.AfterFunc(time.Hour, fc.flushAsync)
 	fc.timer.Stop()
 	return fc
@@ -71,8 +72,8 @@ func (c *flushConn) Write(p []byte) (int, error) {
 		}
 	}
 	c.buf = append(c.buf, p...)
-	if !c.started && len(c.buf) >= flushFirstMax {
-		c.started = true
+	if len(c.buf) >= c.limit {
+		c.limit = min(2*c.limit, flushBufMax)
 		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
@@ -90,7 +91,7 @@ func (c *flushConn) Write(p []byte) (int, error) {
 func (c *flushConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	err := c.flushLocked()
-	c.started = false
+	c.limit = flushFirstMax
 	c.mu.Unlock()
 	if err != nil {
 		return 0, err
