@@ -91,23 +91,7 @@ func TestUpgradeFromFormat3(t *testing.T) {
 	e.wantBalance(buyer, "9.5", "0.75")
 	e.wantBalance(seller, "0.45", "0")
 
-	ids := func(agent string) string {
-		t.Helper()
-		var out []string
-		for cursor := ""; ; {
-			rows, next, err := m.UsageRows(agent, marketplace.UsageFilter{}, cursor, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				out = append(out, r.RequestID+":"+r.Status)
-			}
-			if next == "" {
-				return strings.Join(out, ",")
-			}
-			cursor = next
-		}
-	}
+	ids := func(agent string) string { return usageIDs(t, m, agent) }
 	want := map[string]string{
 		buyer:   "open1:open,open2:open,free:open,voided:voided,settled:settled",
 		seller:  "other1:settled,open1:open,voided:voided,settled:settled",
@@ -152,23 +136,7 @@ func TestUpgradeFromFormat4(t *testing.T) {
 	m := e.m
 	e.verify()
 
-	ids := func(agent string) string {
-		t.Helper()
-		var out []string
-		for cursor := ""; ; {
-			rows, next, err := m.UsageRows(agent, marketplace.UsageFilter{}, cursor, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				out = append(out, r.RequestID+":"+r.Status)
-			}
-			if next == "" {
-				return strings.Join(out, ",")
-			}
-			cursor = next
-		}
-	}
+	ids := func(agent string) string { return usageIDs(t, m, agent) }
 	want := map[string]string{
 		buyer: "open4:open,native-settled:settled,open3:open,open1:open,open2:open," +
 			"free:open,voided:voided,settled:settled",
@@ -204,4 +172,23 @@ func TestUpgradeFromFormat4(t *testing.T) {
 		t.Errorf("open reservations %s, want free,open1,open2,open4", got)
 	}
 	e.verify()
+}
+
+// usageIDs lists an agent's usage rows, two to a page, as id:status.
+func usageIDs(t *testing.T, m *marketplace.Market, agent string) string {
+	t.Helper()
+	var out []string
+	for cursor := ""; ; {
+		rows, next, err := m.UsageRows(agent, marketplace.UsageFilter{}, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			out = append(out, r.RequestID+":"+r.Status)
+		}
+		if next == "" {
+			return strings.Join(out, ",")
+		}
+		cursor = next
+	}
 }

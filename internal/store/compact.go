@@ -6,6 +6,7 @@ import (
 	"os"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // compactTxBytesMax bounds how much one transaction of the copy writes.
@@ -28,7 +29,7 @@ func Compact(dir string) (CompactResult, error) {
 	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
 		FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return res, fmt.Errorf("compact: %w", ErrInUse)
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the name of the database file inside the data directory.
@@ -102,7 +103,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		NoFreelistSync:  true,
 		InitialMmapSize: 1 << 30,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: the data directory is in use by another process", dir)
 	}
 	if err != nil {
