@@ -114,7 +114,9 @@ func (m *Market) reader(msg delivery) (io.Reader, func(), error) {
 	return r, func() { f.Close() }, nil
 }
 
-// Result says what the marketplace did with an accepted submission.
+// Result says what the marketplace did with an accepted submission. With a
+// refusal, only Kind and RequestID are set, once the message's marketplace
+// headers were read, so that the refusal can be logged with them.
 type Result struct {
 	Kind      string
 	RequestID string
@@ -148,8 +150,9 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 	}
 	msg.env = envelope.FromHeader(raw).Marshal()
 	rcpts := dedupe(sub.Recipients)
+	named := Result{Kind: in.kind, RequestID: in.requestID}
 	if in.kind != KindPlain && len(rcpts) != 1 {
-		return Result{}, refusePolicy("a marketplace message must have exactly one recipient, "+
+		return named, refusePolicy("a marketplace message must have exactly one recipient, "+
 			"this one has %d", len(rcpts))
 	}
 
@@ -185,7 +188,7 @@ func (m *Market) Submit(sub Submission) (Result, error) {
 		return Result{}, err
 	}
 	if refused != nil {
-		return Result{}, refused
+		return named, refused
 	}
 	res.Stripped = stripped
 	return res, nil

@@ -84,9 +84,13 @@ func TestSubmitPerRequestFlow(t *testing.T) {
 	wantRefusal(t, err, "5.7.1", "r1")
 	e.wantState(before)
 
-	_, err = e.submit(buyer, seller, msg(buyer, seller, "again", reqID("r1")))
+	res, err = e.submit(buyer, seller, msg(buyer, seller, "again", reqID("r1")))
 	wantRefusal(t, err, "5.7.1", "already used")
 	e.wantState(before)
+	// The refusal still names the request, for the transaction's log line.
+	if res.Kind != marketplace.KindRequest || res.RequestID != "r1" || res.Reserved != 0 {
+		t.Errorf("refused request's result = %+v, want kind request and id r1 only", res)
+	}
 
 	rows, _, err := e.m.UsageRows(buyer, marketplace.UsageFilter{}, "", 10)
 	if err != nil || len(rows) != 1 || rows[0].Status != marketplace.StatusSettled ||
