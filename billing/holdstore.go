@@ -157,6 +157,7 @@ func (l *Ledger) findHoldTx(tx *bolt.Tx, id string) (h Hold, seq uint64, ok bool
 	}
 	// This transaction began before the index took in holds that the
 	// recent ones have let go of since: they are in its records, unindexed.
+	h, seq = Hold{}, 0
 	errFound := fmt.Errorf("found")
 	err = eachRecordAboveTx(tx, indexed, func(s uint64, r Hold) error {
 		if s > dropped {
