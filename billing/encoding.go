@@ -2,11 +2,11 @@ package billing
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+
+	"agentmail/internal/binenc"
 )
 
 // Journal entries and holds are stored in a compact binary form since store
@@ -17,121 +17,37 @@ import (
 // a reservation a fraction of the CPU and of the page space of JSON.
 const encodingV1 = 0x01
 
-// errTruncated reports a stored value that ends inside a field.
-var errTruncated = errors.New("value ends inside a field")
-
-// encoder appends fields to a value.
-type encoder []byte
-
-func (e *encoder) int(v int64)     { *e = binary.AppendVarint(*e, v) }
-func (e *encoder) uint(v uint64)   { *e = binary.AppendUvarint(*e, v) }
-func (e *encoder) bytes(b []byte)  { e.uint(uint64(len(b))); *e = append(*e, b...) }
-func (e *encoder) string(s string) { e.uint(uint64(len(s))); *e = append(*e, s...) }
-
-// time stores an instant as Unix seconds and nanoseconds, so any year
-// survives; the zero time comes back as the zero time.
-func (e *encoder) time(t time.Time) {
-	e.int(t.Unix())
-	e.uint(uint64(t.Nanosecond()))
-}
-
-// decoder reads fields in the order they were appended; the first failure
-// sticks and every later read returns zero values.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errTruncated
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errTruncated
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
-
-func (d *decoder) time() time.Time {
-	sec, nsec := d.int(), d.uint()
-	if nsec >= uint64(time.Second) {
-		d.err = fmt.Errorf("nanoseconds %d out of range", nsec)
-	}
-	if d.err != nil {
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
-}
-
-// finish reports the first failure, or bytes left over after the last field.
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d bytes after the last field", len(d.b))
-	}
-	return d.err
-}
-
 // newDecoder checks the version byte of a binary value.
-func newDecoder(data []byte) *decoder {
+func newDecoder(data []byte) *binenc.Decoder {
 	if len(data) == 0 || data[0] != encodingV1 {
-		return &decoder{err: errors.New("unknown value encoding")}
+		d := binenc.NewDecoder(nil)
+		d.Fail(errors.New("unknown value encoding"))
+		return d
 	}
-	return &decoder{b: data[1:]}
+	return binenc.NewDecoder(data[1:])
 }
 
 // isJSON tells a value of the earlier JSON form from a binary one.
 func isJSON(data []byte) bool { return len(data) > 0 && data[0] == '{' }
 
 func marshalEntry(e Entry) []byte {
-	b := make(encoder, 0, 64+len(e.HoldID)+len(e.Ref)+len(e.Note)+32*len(e.Postings))
+	b := make(binenc.Encoder, 0, 64+len(e.HoldID)+len(e.Ref)+len(e.Note)+32*len(e.Postings))
 	b = append(b, encodingV1)
-	b.uint(e.Seq)
-	b.time(e.Time)
-	b.string(e.Kind)
-	b.string(e.Currency)
-	b.uint(uint64(len(e.Postings)))
+	b.Uint(e.Seq)
+	b.Time(e.Time)
+	b.String(e.Kind)
+	b.String(e.Currency)
+	b.Uint(uint64(len(e.Postings)))
 	for _, p := range e.Postings {
-		b.string(p.Account)
-		b.int(p.Amount)
+		b.String(p.Account)
+		b.Int(p.Amount)
 	}
-	b.string(e.HoldID)
-	b.string(e.Ref)
-	b.string(e.Note)
-	b.uint(uint64(len(e.Parties)))
+	b.String(e.HoldID)
+	b.String(e.Ref)
+	b.String(e.Note)
+	b.Uint(uint64(len(e.Parties)))
 	for _, p := range e.Parties {
-		b.string(p)
+		b.String(p)
 	}
 	return b
 }
@@ -145,48 +61,48 @@ func unmarshalEntry(data []byte, e *Entry) error {
 		return json.Unmarshal(data, e)
 	}
 	d := newDecoder(data)
-	*e = Entry{Seq: d.uint(), Time: d.time(), Kind: d.string(), Currency: d.string()}
-	n := d.uint()
+	*e = Entry{Seq: d.Uint(), Time: d.Time(), Kind: d.String(), Currency: d.String()}
+	n := d.Uint()
 	if n > postingsMax {
 		return fmt.Errorf("entry claims %d postings", n)
 	}
-	if n > 0 && d.err == nil {
+	if n > 0 && d.Err() == nil {
 		e.Postings = make([]Posting, n)
 		for i := range e.Postings {
-			e.Postings[i] = Posting{Account: d.string(), Amount: d.int()}
+			e.Postings[i] = Posting{Account: d.String(), Amount: d.Int()}
 		}
 	}
-	e.HoldID, e.Ref, e.Note = d.string(), d.string(), d.string()
-	n = d.uint()
+	e.HoldID, e.Ref, e.Note = d.String(), d.String(), d.String()
+	n = d.Uint()
 	if n > postingsMax {
 		return fmt.Errorf("entry claims %d parties", n)
 	}
 	for range n {
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
-		e.Parties = append(e.Parties, d.string())
+		e.Parties = append(e.Parties, d.String())
 	}
-	return d.finish()
+	return d.Finish()
 }
 
 func marshalHold(h Hold) []byte {
-	b := make(encoder, 0, 96+len(h.ID)+len(h.Payer)+len(h.Payee)+len(h.Note)+len(h.Memo))
+	b := make(binenc.Encoder, 0, 96+len(h.ID)+len(h.Payer)+len(h.Payee)+len(h.Note)+len(h.Memo))
 	b = append(b, encodingV1)
-	b.string(h.ID)
-	b.string(h.Payer)
-	b.string(h.Payee)
-	b.string(h.Currency)
-	b.int(int64(h.Amount))
-	b.string(string(h.Status))
-	b.time(h.Created)
-	b.time(h.Expires)
-	b.int(int64(h.Charged))
-	b.int(int64(h.Released))
-	b.int(int64(h.Fee))
-	b.time(h.Resolved)
-	b.string(h.Note)
-	b.bytes(h.Memo)
+	b.String(h.ID)
+	b.String(h.Payer)
+	b.String(h.Payee)
+	b.String(h.Currency)
+	b.Int(int64(h.Amount))
+	b.String(string(h.Status))
+	b.Time(h.Created)
+	b.Time(h.Expires)
+	b.Int(int64(h.Charged))
+	b.Int(int64(h.Released))
+	b.Int(int64(h.Fee))
+	b.Time(h.Resolved)
+	b.String(h.Note)
+	b.Bytes(h.Memo)
 	return b
 }
 
@@ -195,12 +111,12 @@ func unmarshalHold(data []byte, h *Hold) error {
 		return json.Unmarshal(data, h)
 	}
 	d := newDecoder(data)
-	*h = Hold{ID: d.string(), Payer: d.string(), Payee: d.string(), Currency: d.string(),
-		Amount: Amount(d.int()), Status: HoldStatus(d.string()), Created: d.time(),
-		Expires: d.time(), Charged: Amount(d.int()), Released: Amount(d.int()),
-		Fee: Amount(d.int()), Resolved: d.time(), Note: d.string()}
-	if memo := d.bytes(); len(memo) > 0 {
+	*h = Hold{ID: d.String(), Payer: d.String(), Payee: d.String(), Currency: d.String(),
+		Amount: Amount(d.Int()), Status: HoldStatus(d.String()), Created: d.Time(),
+		Expires: d.Time(), Charged: Amount(d.Int()), Released: Amount(d.Int()),
+		Fee: Amount(d.Int()), Resolved: d.Time(), Note: d.String()}
+	if memo := d.Bytes(); len(memo) > 0 {
 		h.Memo = bytes.Clone(memo) // data is the transaction's page memory
 	}
-	return d.finish()
+	return d.Finish()
 }

@@ -10,7 +10,6 @@
 package envelope
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/mail"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"agentmail/internal/binenc"
 	"agentmail/internal/rawmsg"
 )
 
@@ -112,23 +112,26 @@ var errCorrupt = errors.New("corrupt envelope cache")
 // Marshal encodes a summary.
 func (s Summary) Marshal() []byte {
 	env := s.Envelope
-	out := []byte{formBinary}
+	out := binenc.Encoder{formBinary}
 	var date []byte
 	if !env.Date.IsZero() {
 		date, _ = env.Date.MarshalBinary()
 	}
-	out = appendString(out, string(date))
-	out = appendString(out, env.Subject)
-	out = appendString(out, env.MessageID)
+	out.Bytes(date)
+	out.String(env.Subject)
+	out.String(env.MessageID)
 	for _, list := range [][]imap.Address{env.From, env.Sender, env.ReplyTo, env.To,
 		env.Cc, env.Bcc} {
-		out = binary.AppendUvarint(out, uint64(len(list)))
+		out.Uint(uint64(len(list)))
 		for _, a := range list {
-			out = appendString(appendString(appendString(out, a.Name), a.Mailbox), a.Host)
+			out.String(a.Name)
+			out.String(a.Mailbox)
+			out.String(a.Host)
 		}
 	}
-	out = appendStrings(out, env.InReplyTo)
-	return appendStrings(out, s.Subjects)
+	appendStrings(&out, env.InReplyTo)
+	appendStrings(&out, s.Subjects)
+	return out
 }
 
 // Unmarshal decodes what Marshal wrote.
@@ -136,83 +139,53 @@ func Unmarshal(v []byte) (Summary, error) {
 	if len(v) == 0 || v[0] != formBinary {
 		return Summary{}, errCorrupt
 	}
-	d := decoder{buf: v[1:]}
+	d := binenc.NewDecoder(v[1:])
 	env := &imap.Envelope{}
-	if date := d.string(); date != "" {
-		if err := env.Date.UnmarshalBinary([]byte(date)); err != nil {
+	if date := d.Bytes(); len(date) > 0 {
+		if err := env.Date.UnmarshalBinary(date); err != nil {
 			return Summary{}, errCorrupt
 		}
 	}
-	env.Subject = d.string()
-	env.MessageID = d.string()
+	env.Subject = d.String()
+	env.MessageID = d.String()
 	for _, list := range []*[]imap.Address{&env.From, &env.Sender, &env.ReplyTo, &env.To,
 		&env.Cc, &env.Bcc} {
-		n := d.count()
+		n := count(d)
 		for range n {
-			*list = append(*list, imap.Address{Name: d.string(), Mailbox: d.string(),
-				Host: d.string()})
+			*list = append(*list, imap.Address{Name: d.String(), Mailbox: d.String(),
+				Host: d.String()})
 		}
 	}
-	env.InReplyTo = d.strings()
-	s := Summary{Envelope: env, Subjects: d.strings()}
-	if d.bad {
+	env.InReplyTo = readStrings(d)
+	s := Summary{Envelope: env, Subjects: readStrings(d)}
+	if d.Err() != nil {
 		return Summary{}, errCorrupt
 	}
 	return s, nil
 }
 
-func appendString(out []byte, s string) []byte {
-	return append(binary.AppendUvarint(out, uint64(len(s))), s...)
-}
-
-func appendStrings(out []byte, list []string) []byte {
-	out = binary.AppendUvarint(out, uint64(len(list)))
+func appendStrings(out *binenc.Encoder, list []string) {
+	out.Uint(uint64(len(list)))
 	for _, s := range list {
-		out = appendString(out, s)
+		out.String(s)
 	}
-	return out
 }
 
-type decoder struct {
-	buf []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	n, w := binary.Uvarint(d.buf)
-	if w <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.buf = d.buf[w:]
-	return n
-}
-
-func (d *decoder) count() int {
-	n := d.uvarint()
+// count reads a list's length, at most countMax.
+func count(d *binenc.Decoder) int {
+	n := d.Uint()
 	if n > countMax {
-		d.bad = true
+		d.Fail(errCorrupt)
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if d.bad || n > uint64(len(d.buf)) {
-		d.bad = true
-		return ""
-	}
-	s := string(d.buf[:n])
-	d.buf = d.buf[n:]
-	return s
-}
-
-func (d *decoder) strings() []string {
-	n := d.count()
+func readStrings(d *binenc.Decoder) []string {
+	n := count(d)
 	var out []string
 	for range n {
-		out = append(out, d.string())
+		out = append(out, d.String())
 	}
 	return out
 }
