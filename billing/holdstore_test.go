@@ -254,3 +254,26 @@ func TestVerifyChecksHoldIndex(t *testing.T) {
 		}
 	}
 }
+
+// Two ledgers over one database share what they know of recent holds: a
+// hold made through one is found, and not made again, through the other
+// before the id index has it.
+func TestLedgersOfOneDatabaseShareRecentHolds(t *testing.T) {
+	l1, _ := newLedger(t)
+	l2, err := billing.Open(l1.DB(), newTestClock().Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit(t, l1, "buyer@localhost", "10")
+	if _, err := hold(l1, holdSpec(t, "b/1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findHold(t, l2, "b/1"); !ok {
+		t.Fatal("a hold made through one ledger is not found through the other")
+	}
+	if _, err := hold(l2, holdSpec(t, "b/1")); !errors.Is(err, billing.ErrHoldExists) {
+		t.Fatalf("the same hold through the other ledger: %v, want ErrHoldExists", err)
+	}
+	wantBalance(t, l2, "buyer@localhost", "9", "1")
+	wantVerified(t, l2)
+}

@@ -2,7 +2,8 @@
 // flag their mail with any IMAP4rev1 or IMAP4rev2 client.
 //
 // It owns the protocol (through go-imap's imapserver) and each mailbox's
-// live state while a session has it selected: the sorted UIDs that turn
+// live state while a session has it selected, and for a while after (the
+// latest few mailboxes left by every session): the sorted UIDs that turn
 // sequence numbers into messages, and the tracker that tells every session
 // what the others changed. Messages, flags and folders live in mailstore;
 // this package changes them only through mailstore's functions and learns
